@@ -1,0 +1,35 @@
+/* Shared by every compute shader.
+ *
+ * DF_F16 selects the storage type of the tensors: fp16 storage with fp32
+ * arithmetic (1), or fp32 (0).  Arithmetic and accumulation are always
+ * fp32: values are converted on load and store.
+ *
+ * Workgroup sizes are specialization constants 0, 1, 2 so the C side can
+ * pick them per device class; the defaults below are used otherwise. */
+#ifndef DF_COMMON_GLSL
+#define DF_COMMON_GLSL
+
+#extension GL_EXT_shader_16bit_storage : require
+
+#include "push.h"
+
+#ifndef DF_F16
+#define DF_F16 0
+#endif
+
+#if DF_F16
+#define STORE_T float16_t
+#define VEC4_STORE_T f16vec4
+#else
+#define STORE_T float
+#define VEC4_STORE_T vec4
+#endif
+
+#define DF_WORKGROUP_LAYOUT \
+  layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in
+
+/* Number of invocations in the whole dispatch along x, for grid-stride
+ * loops over flat element indices. */
+#define DF_GLOBAL_SIZE_X (gl_NumWorkGroups.x * gl_WorkGroupSize.x)
+
+#endif /* DF_COMMON_GLSL */
