@@ -32,4 +32,8 @@
   DF_U32 n;          \
   DF_F32 value;
 
+/* --- linear algebra: linear, matmul, conv2d, attention --- */
+
+/* --- normalisation and element-wise ops --- */
+
 #endif /* DF_PUSH_H */
