@@ -1,0 +1,83 @@
+#version 450
+/* matmul: batched y[b] = alpha · a[b] · op(b[b]) + bias, fp32 accumulation.
+ * Also serves df_op_linear (transpose_b, nn.Linear weight [N, K]).
+ *
+ *   a    [batch, M, K]
+ *   b    [batch, K, N], or [batch, N, K] when p.transpose_b
+ *   bias [N] (read only when p.has_bias)
+ *   y    [batch, M, N]
+ *
+ * Each invocation computes a TM × TN register tile of y: per step of K it
+ * loads TM values of a and TN of b and does TM·TN multiply-adds, with no
+ * shared memory and no barriers (the fast path on CPU devices such as
+ * lavapipe).  Edge tiles clamp their loads to the last row/column and
+ * store only what lies inside y, so any M, N, K work.  The grid is
+ * x: column tiles, y: row tiles, z: batch. */
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+DF_WORKGROUP_LAYOUT;
+
+/* Register tile: rows (M) and columns (N) of y per invocation. */
+layout(constant_id = 3) const uint TM = 4;
+layout(constant_id = 4) const uint TN = 4;
+
+layout(push_constant) uniform Push { DF_PUSH_MATMUL } p;
+layout(std430, binding = 0) writeonly buffer Y { STORE_T y[]; };
+layout(std430, binding = 1) readonly buffer A { STORE_T a[]; };
+layout(std430, binding = 2) readonly buffer B { STORE_T b[]; };
+layout(std430, binding = 3) readonly buffer Bias { STORE_T bias[]; };
+
+void
+main ()
+{
+  const uint n0 = gl_GlobalInvocationID.x * TN;
+  const uint m0 = gl_GlobalInvocationID.y * TM;
+  const uint batch = gl_GlobalInvocationID.z;
+
+  if (m0 >= p.m || n0 >= p.n)
+    return;
+
+  /* b element (k, n) lies at b_col[n] + k · b_step_k */
+  const uint b_step_k = p.transpose_b != 0 ? 1u : p.n;
+  const uint b_step_n = p.transpose_b != 0 ? p.k : 1u;
+
+  uint a_row[TM];
+  for (uint i = 0; i < TM; i++)
+    a_row[i] = batch * p.batch_stride_a + min (m0 + i, p.m - 1) * p.k;
+  uint b_col[TN];
+  for (uint j = 0; j < TN; j++)
+    b_col[j] = batch * p.batch_stride_b + min (n0 + j, p.n - 1) * b_step_n;
+
+  float acc[TM][TN];
+  for (uint i = 0; i < TM; i++)
+    for (uint j = 0; j < TN; j++)
+      acc[i][j] = 0.0;
+
+  for (uint kk = 0; kk < p.k; kk++)
+    {
+      float av[TM];
+      float bv[TN];
+      for (uint i = 0; i < TM; i++)
+        av[i] = float (a[a_row[i] + kk]);
+      for (uint j = 0; j < TN; j++)
+        bv[j] = float (b[b_col[j] + kk * b_step_k]);
+      for (uint i = 0; i < TM; i++)
+        for (uint j = 0; j < TN; j++)
+          acc[i][j] = fma (av[i], bv[j], acc[i][j]);
+    }
+
+  for (uint j = 0; j < TN; j++)
+    {
+      const uint n = n0 + j;
+      if (n >= p.n)
+        break;
+      const float add = p.has_bias != 0 ? float (bias[n]) : 0.0;
+      for (uint i = 0; i < TM; i++)
+        {
+          const uint m = m0 + i;
+          if (m < p.m)
+            y[batch * p.batch_stride_y + m * p.n + n] = STORE_T (p.alpha * acc[i][j] + add);
+        }
+    }
+}
