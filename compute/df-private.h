@@ -61,6 +61,7 @@ struct _DfAlloc
   void *mapped;          /* host pointer when the block is host-visible */
 };
 
+gboolean df_memory_init (DfContext *ctx, GError **error);
 DfAlloc *df_alloc_new (DfContext *ctx, VkDeviceSize size, GError **error);
 void df_alloc_free (DfContext *ctx, DfAlloc *alloc);
 void df_memory_cleanup (DfContext *ctx);
@@ -101,7 +102,7 @@ struct _DfContext
   uint32_t memory_type_staging; /* host-visible, coherent */
   uint64_t allocated;
   uint64_t peak_allocated;
-  DfAlloc *staging;  /* staging ring for uploads and readbacks */
+  DfBlock *staging;  /* host-visible buffer for uploads and readbacks */
   GMutex lock;       /* guards the allocator */
 
   /* pipelines, keyed by shader id and specialization values */
