@@ -30,7 +30,35 @@ quit_activated (GSimpleAction *action, GVariant *parameter, gpointer user_data)
   g_application_quit (G_APPLICATION (user_data));
 }
 
+static void
+about_activated (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  static const char *developers[] = { "The Diffuse developers", NULL };
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (user_data));
+  GtkWidget *about;
+
+  about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
+                        "transient-for", parent,
+                        "modal", TRUE,
+                        "application-icon", APP_ID,
+                        "application-name", _("Diffuse"),
+                        "developer-name", _("The Diffuse developers"),
+                        "version", PACKAGE_VERSION,
+                        "comments", _("Create pictures from text with Stable Diffusion on your "
+                                      "own GPU."),
+                        "website", "https://example.org/diffuse",
+                        "issue-url", "https://example.org/diffuse/issues",
+                        "license-type", GTK_LICENSE_MIT_X11,
+                        "copyright", "© 2026 The Diffuse developers",
+                        "developers", developers,
+                        /* Translators: Put your names here, one per line. */
+                        "translator-credits", _("translator-credits"),
+                        NULL);
+  gtk_window_present (GTK_WINDOW (about));
+}
+
 static const GActionEntry app_actions[] = {
+  { "about", about_activated, NULL, NULL, NULL, { 0 } },
   { "quit", quit_activated, NULL, NULL, NULL, { 0 } },
 };
 
