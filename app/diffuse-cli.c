@@ -54,8 +54,12 @@ usage (FILE *out)
 int
 main (int argc, char **argv)
 {
+  const char *localedir;
+
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* DIFFUSE_LOCALEDIR lets tests use the translations of a DESTDIR install. */
+  localedir = g_getenv ("DIFFUSE_LOCALEDIR");
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
