@@ -4,7 +4,7 @@
  * Every block is one VkDeviceMemory bound to one VkBuffer that covers it;
  * a sub-allocation is an aligned range of that buffer.  Freed ranges go
  * back to the block's free list (merged with their neighbours) and are
- * reused by later tensors; an empty block is released, except one spare.
+ * reused by later tensors; empty blocks are released by df_context_trim().
  * When the device memory is host-visible (lavapipe, integrated GPUs,
  * resizable BAR) tensors are mapped and copied directly; otherwise data
  * goes through a host-visible staging buffer. */
@@ -266,28 +266,44 @@ out:
 void
 df_alloc_free (DfContext *ctx, DfAlloc *a)
 {
-  DfBlock *b;
-  guint spare = 0;
-
   if (a == NULL)
     return;
   g_mutex_lock (&ctx->lock);
-  b = a->block;
-  block_give (b, a->offset, a->reserved);
+  block_give (a->block, a->offset, a->reserved);
   ctx->allocated -= a->reserved;
-  if (b->used == 0)
+  g_mutex_unlock (&ctx->lock);
+  g_free (a);
+}
+
+/* Blocks are released only here, never in df_alloc_free(): a recording may
+ * still refer to a freed range whose block would otherwise vanish before
+ * the submit.  Call with no recording in flight. */
+void
+df_context_trim (DfContext *ctx)
+{
+  g_mutex_lock (&ctx->lock);
+  for (guint i = ctx->blocks->len; i > 0; i--)
     {
-      for (guint i = 0; i < ctx->blocks->len; i++)
-        if (((DfBlock *) g_ptr_array_index (ctx->blocks, i))->used == 0)
-          spare++;
-      if (spare > 1)
+      DfBlock *b = g_ptr_array_index (ctx->blocks, i - 1);
+      if (b->used == 0)
         {
-          g_ptr_array_remove (ctx->blocks, b);
+          g_ptr_array_remove_index (ctx->blocks, i - 1);
           block_free (ctx, b);
         }
     }
   g_mutex_unlock (&ctx->lock);
-  g_free (a);
+}
+
+uint64_t
+df_context_get_reserved (DfContext *ctx)
+{
+  uint64_t total = 0;
+
+  g_mutex_lock (&ctx->lock);
+  for (guint i = 0; i < ctx->blocks->len; i++)
+    total += ((DfBlock *) g_ptr_array_index (ctx->blocks, i))->size;
+  g_mutex_unlock (&ctx->lock);
+  return total;
 }
 
 void

@@ -93,6 +93,11 @@ const DfDeviceInfo *df_context_get_info (DfContext *ctx);
 uint64_t df_context_get_allocated (DfContext *ctx);
 uint64_t df_context_get_peak_allocated (DfContext *ctx);
 void df_context_reset_peak (DfContext *ctx);
+/* Bytes of device memory held in blocks (what the driver sees). */
+uint64_t df_context_get_reserved (DfContext *ctx);
+/* Releases blocks that hold no tensor.  Not while a recording that used
+ * freed tensors is still unsubmitted. */
+void df_context_trim (DfContext *ctx);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DfContext, df_context_free)
 
 /* ------------------------------------------------------------------------
