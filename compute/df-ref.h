@@ -43,7 +43,8 @@ void df_ref_upsample_nearest2x (float *y, const float *x, int64_t planes, int64_
 void df_ref_permute (float *y, const float *x, const int64_t shape[4], const int perm[4]);
 void df_ref_timestep_embedding (float *y, const float *t, int64_t batch, int64_t dim,
                                 gboolean flip_sin_to_cos, float freq_shift);
+/* ids ≥ vocab are clamped to vocab − 1, as the shader does. */
 void df_ref_embedding (float *y, const uint32_t *ids, const float *tok, const float *pos,
-                       int64_t batch, int64_t len, int64_t c);
+                       int64_t batch, int64_t len, int64_t vocab, int64_t c);
 
 G_END_DECLS

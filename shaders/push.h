@@ -74,4 +74,101 @@
 
 /* --- normalisation and element-wise ops --- */
 
+/* cast: y[i] = x[i] converted, i < n */
+#define DF_PUSH_CAST \
+  DF_U32 n;
+
+/* concat along dim 1: y [outer, ca + cb, inner] from a [outer, ca, inner]
+ * and b [outer, cb, inner]; a_inner = ca·inner, b_inner = cb·inner */
+#define DF_PUSH_CONCAT \
+  DF_U32 n;            \
+  DF_U32 a_inner;      \
+  DF_U32 b_inner;
+
+/* binary: y = a (op) b, b broadcast; a_shape is a's shape collapsed to 4
+ * dimensions, b_stride the stride of b along each (0 where broadcast).
+ * same_shape: b has a's shape, index b like a (vec4 path). */
+#define DF_PUSH_BINARY \
+  DF_U32 n;            \
+  DF_U32 op;           \
+  DF_U32 same_shape;   \
+  DF_U32 a_shape1;     \
+  DF_U32 a_shape2;     \
+  DF_U32 a_shape3;     \
+  DF_U32 b_stride0;    \
+  DF_U32 b_stride1;    \
+  DF_U32 b_stride2;    \
+  DF_U32 b_stride3;
+
+/* embedding: y [rows = B·L, c] = tok[min(ids[row], vocab − 1)] + pos[row % len] */
+#define DF_PUSH_EMBEDDING \
+  DF_U32 n;               \
+  DF_U32 c;               \
+  DF_U32 len;             \
+  DF_U32 vocab;           \
+  DF_U32 has_pos;
+
+/* geglu: x [rows, 2·half] → y [rows, half], n = rows·half */
+#define DF_PUSH_GEGLU \
+  DF_U32 n;           \
+  DF_U32 half_n;
+
+/* group norm: x [N, C, spatial] as count = N·groups groups of group_size =
+ * channels_per_group·spatial contiguous elements; element e of group g has
+ * channel (g % groups)·channels_per_group + e / spatial.  vec4_ok: spatial
+ * is a multiple of 4 */
+#define DF_PUSH_GROUP_NORM    \
+  DF_U32 count;               \
+  DF_U32 group_size;          \
+  DF_U32 spatial;             \
+  DF_U32 channels_per_group;  \
+  DF_U32 groups;              \
+  DF_U32 silu;                \
+  DF_U32 vec4_ok;             \
+  DF_F32 eps;
+
+/* layer norm: rows of c elements; vec4_ok: c is a multiple of 4 */
+#define DF_PUSH_LAYER_NORM \
+  DF_U32 rows;             \
+  DF_U32 c;                \
+  DF_U32 vec4_ok;          \
+  DF_F32 eps;
+
+/* permute: y (shape y_shape, 4-D) from x; x_stride[d] is x's stride along
+ * the x dimension that becomes y's dimension d */
+#define DF_PUSH_PERMUTE \
+  DF_U32 n;             \
+  DF_U32 y_shape1;      \
+  DF_U32 y_shape2;      \
+  DF_U32 y_shape3;      \
+  DF_U32 x_stride0;     \
+  DF_U32 x_stride1;     \
+  DF_U32 x_stride2;     \
+  DF_U32 x_stride3;
+
+/* scale: y = x · s + t, i < n */
+#define DF_PUSH_SCALE \
+  DF_U32 n;           \
+  DF_F32 s;           \
+  DF_F32 t;
+
+/* timestep embedding: t [batch] → y [batch, dim], half = dim / 2 */
+#define DF_PUSH_TIMESTEP_EMBEDDING \
+  DF_U32 n;                        \
+  DF_U32 dim;                      \
+  DF_U32 half_dim;                 \
+  DF_U32 flip;                     \
+  DF_F32 freq_shift;
+
+/* unary: y = op(x), i < n */
+#define DF_PUSH_UNARY \
+  DF_U32 n;           \
+  DF_U32 op;
+
+/* upsample nearest 2×: x [planes, h, w] → y [planes, 2h, 2w], n = numel (y) */
+#define DF_PUSH_UPSAMPLE \
+  DF_U32 n;              \
+  DF_U32 h;              \
+  DF_U32 w;
+
 #endif /* DF_PUSH_H */
