@@ -278,4 +278,6 @@ gboolean df_op_timestep_embedding (DfCmd *cmd, DfTensor *y, const DfTensor *t,
 gboolean df_op_embedding (DfCmd *cmd, DfTensor *y, const DfTensor *ids, const DfTensor *tok,
                           const DfTensor *pos, GError **error);
 
+#include "df-text.h"
+
 G_END_DECLS
