@@ -280,4 +280,6 @@ gboolean df_op_embedding (DfCmd *cmd, DfTensor *y, const DfTensor *ids, const Df
 
 #include "df-text.h"
 
+#include "df-model.h"
+
 G_END_DECLS
