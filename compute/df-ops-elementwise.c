@@ -30,20 +30,38 @@ DF_PUSH_STRUCT (DfPushTimestepEmbedding, DF_PUSH_TIMESTEP_EMBEDDING);
 DF_PUSH_STRUCT (DfPushUnary, DF_PUSH_UNARY);
 DF_PUSH_STRUCT (DfPushUpsample, DF_PUSH_UPSAMPLE);
 
-/* Workgroup sizes (powers of two: the reductions need it).  On a CPU
- * device (lavapipe) a workgroup runs on one thread and barriers cost a
- * context switch: small groups, so the normalisations' tree reductions
- * are short.  On GPUs, larger groups hide latency. */
+/* Workgroup sizes, powers of two (the reductions need it) within the
+ * device's limit (Vulkan guarantees 128 invocations).  On a CPU device
+ * (lavapipe) a workgroup runs on one thread and a barrier costs a context
+ * switch: small groups keep the normalisations' tree reductions short.  On
+ * GPUs, larger groups hide latency; a normalisation over `items` loads
+ * per row or group gets no more invocations than it can use. */
 static uint32_t
-wg_elementwise (DfContext *ctx)
+wg_limit (DfContext *ctx, uint32_t wg)
 {
-  return df_context_get_info (ctx)->type == DF_DEVICE_CPU ? 64 : 256;
+  uint32_t max = df_context_get_info (ctx)->max_workgroup_invocations;
+
+  while (wg > 32 && wg > max)
+    wg /= 2;
+  return wg;
 }
 
 static uint32_t
-wg_norm (DfContext *ctx)
+wg_elementwise (DfContext *ctx)
 {
-  return df_context_get_info (ctx)->type == DF_DEVICE_CPU ? 32 : 256;
+  return wg_limit (ctx, df_context_get_info (ctx)->type == DF_DEVICE_CPU ? 64 : 256);
+}
+
+static uint32_t
+wg_norm (DfContext *ctx, int64_t items)
+{
+  uint32_t wg = 32;
+
+  if (df_context_get_info (ctx)->type == DF_DEVICE_CPU)
+    return wg;
+  while (wg < 256 && wg < items)
+    wg *= 2;
+  return wg_limit (ctx, wg);
 }
 
 static gboolean
@@ -170,7 +188,8 @@ df_op_group_norm (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *ga
     .vec4_ok = spatial % 4 == 0,
     .eps = eps,
   };
-  return dispatch (cmd, DF_SHADER_FOR (group_norm, x->dtype), wg_norm (ctx), 0,
+  return dispatch (cmd, DF_SHADER_FOR (group_norm, x->dtype),
+                   wg_norm (ctx, spatial % 4 == 0 ? push.group_size / 4 : push.group_size), 0,
                    (uint32_t) CLAMP (count, 1, (int64_t) MIN (info->max_workgroup_count[0], 65535u)),
                    (const DfTensor *[]){ y, x, gamma, beta }, 4, &push, sizeof push, error);
 }
@@ -200,7 +219,8 @@ df_op_layer_norm (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *ga
     .vec4_ok = c % 4 == 0,
     .eps = eps,
   };
-  return dispatch (cmd, DF_SHADER_FOR (layer_norm, x->dtype), wg_norm (ctx), 0,
+  return dispatch (cmd, DF_SHADER_FOR (layer_norm, x->dtype),
+                   wg_norm (ctx, c % 4 == 0 ? c / 4 : c), 0,
                    (uint32_t) CLAMP (rows, 1, (int64_t) MIN (info->max_workgroup_count[0], 65535u)),
                    (const DfTensor *[]){ y, x, gamma, beta }, 4, &push, sizeof push, error);
 }
