@@ -182,7 +182,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DfCmd, df_cmd_free)
 /* y[i] = value */
 gboolean df_op_fill (DfCmd *cmd, DfTensor *y, float value, GError **error);
 
-/* y = x (dtype conversion, same element count). */
+/* y = x (dtype conversion between F32 and F16, or a copy; same element
+ * count, shapes may differ). */
 gboolean df_op_cast (DfCmd *cmd, DfTensor *y, const DfTensor *x, GError **error);
 
 /* --- linear algebra (compute/df-ops-linalg.c) --- */
@@ -215,12 +216,14 @@ gboolean df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const Df
 /* --- normalisation and element-wise ops (compute/df-ops-elementwise.c) --- */
 
 /* Group norm over x [N, C, ...] (C divisible by groups), per-channel affine
- * gamma, beta [C]; silu applies SiLU to the result. */
+ * gamma, beta [C] (both required); silu applies SiLU to the result.
+ * Statistics in fp32, two passes. */
 gboolean df_op_group_norm (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *gamma,
                            const DfTensor *beta, int groups, float eps, gboolean silu,
                            GError **error);
 
-/* Layer norm over the last dimension of x [..., C]; gamma, beta [C]. */
+/* Layer norm over the last dimension of x [..., C]; gamma, beta [C]
+ * (both required). */
 gboolean df_op_layer_norm (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *gamma,
                            const DfTensor *beta, float eps, GError **error);
 
@@ -244,8 +247,9 @@ typedef enum
 } DfBinary;
 
 /* y = a (op) b where b broadcasts to a's shape as in NumPy (shapes aligned
- * at the last dimension; b's dimensions are equal to a's or 1).  y has a's
- * shape and may be a itself. */
+ * at the last dimension; b's dimensions are equal to a's or 1, and any
+ * dimensions b has beyond a's are 1).  y has a's shape and may be a
+ * itself. */
 gboolean df_op_binary (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
                        DfBinary op, GError **error);
 
@@ -274,7 +278,8 @@ gboolean df_op_timestep_embedding (DfCmd *cmd, DfTensor *y, const DfTensor *t,
                                    gboolean flip_sin_to_cos, float freq_shift, GError **error);
 
 /* Token + position embedding: ids [B, L] (U32), tok [V, C], pos [P, C]
- * (P ≥ L) or NULL → y [B, L, C] = tok[ids] + pos[0..L). */
+ * (P ≥ L) or NULL → y [B, L, C] = tok[ids] + pos[0..L).  The ids live on
+ * the device and are not checked: an id ≥ V reads row V − 1. */
 gboolean df_op_embedding (DfCmd *cmd, DfTensor *y, const DfTensor *ids, const DfTensor *tok,
                           const DfTensor *pos, GError **error);
 
