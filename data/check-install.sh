@@ -28,6 +28,16 @@ for lang in de fr; do
   expect_file "$localedir/$lang/LC_MESSAGES/diffuse.mo"
 done
 
+# The translations are merged into the desktop file and the metainfo.
+expect_text () {
+  if grep -q -F "$2" "$destdir$1"; then echo "ok: $1 has $2"
+  else echo "$1 lacks $2"; status=1; fi
+}
+expect_text "$datadir/applications/$app_id.desktop" "Comment[de]="
+expect_text "$datadir/applications/$app_id.desktop" "Comment[fr]="
+expect_text "$datadir/metainfo/$app_id.metainfo.xml" 'xml:lang="de"'
+expect_text "$datadir/metainfo/$app_id.metainfo.xml" 'xml:lang="fr"'
+
 cli="$destdir$bindir/diffuse-cli"
 # expect_output LANGUAGE TEXT: `diffuse-cli --help` in that language says TEXT.
 # LANGUAGE is ignored in the C locale, hence C.UTF-8.
