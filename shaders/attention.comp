@@ -14,7 +14,8 @@
  *   k, v   [B, Lk, heads · D]
  *
  * D (a multiple of 4, here ≤ 256) is a specialization constant, so rows are
- * read as vec4s.  The grid is x: query rows, y: heads, z: batch. */
+ * read as vec4s.  The grid is x: query rows, y: heads, z: batch; the
+ * workgroup size along y and z must be 1. */
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -38,18 +39,21 @@ layout(std430, binding = 3) readonly buffer V { VEC4_STORE_T v[]; };
 void
 main ()
 {
-  const uint i = gl_GlobalInvocationID.x;
-  const uint head = gl_GlobalInvocationID.y;
-  const uint batch = gl_GlobalInvocationID.z;
-
-  if (i >= p.lq)
-    return;
+  /* head, batch and the key loop are uniform across the workgroup (no early
+   * return either), so K and V loads are the same for every invocation:
+   * one load per workgroup on CPU devices, broadcasts on GPUs */
+  const uint i = min (gl_GlobalInvocationID.x, p.lq - 1);
+  const uint head = gl_WorkGroupID.y;
+  const uint batch = gl_WorkGroupID.z;
 
   const uint row = p.heads * D4; /* vec4s per token */
   const uint q_off = (batch * p.lq + i) * row + head * D4;
   const uint kv_base = batch * p.lk * row + head * D4;
-  /* causal: keys 0..i only */
-  const uint n_keys = p.causal != 0 ? min (p.lk, i + 1) : p.lk;
+  /* causal: the workgroup's last query sees keys 0..last; each invocation
+   * masks the keys after its own query */
+  const uint last = (gl_WorkGroupID.x + 1) * gl_WorkGroupSize.x - 1;
+  const uint n_keys = p.causal != 0 ? min (p.lk, last + 1) : p.lk;
+  const uint own_keys = p.causal != 0 ? i + 1 : p.lk;
 
   vec4 qv[D4];
   vec4 acc[D4];
@@ -72,7 +76,7 @@ main ()
           float dot_qk = 0.0;
           for (uint d = 0; d < D4; d++)
             dot_qk += dot (qv[d], vec4 (k[k_off + d]));
-          s[jj] = j0 + jj < n_keys ? dot_qk : MASKED;
+          s[jj] = j0 + jj < min (n_keys, own_keys) ? dot_qk : MASKED;
           m_new = max (m_new, s[jj]);
         }
 
@@ -92,7 +96,10 @@ main ()
       m = m_new;
     }
 
-  const float inv_l = 1.0 / l;
-  for (uint d = 0; d < D4; d++)
-    out_[q_off + d] = VEC4_STORE_T (acc[d] * inv_l);
+  if (gl_GlobalInvocationID.x < p.lq)
+    {
+      const float inv_l = 1.0 / l;
+      for (uint d = 0; d < D4; d++)
+        out_[q_off + d] = VEC4_STORE_T (acc[d] * inv_l);
+    }
 }

@@ -1,0 +1,375 @@
+/* df-ops-linalg.c — linear, matmul, conv2d and attention: shape checks and
+ * dispatch recording.  The shaders are shaders/matmul.comp (also used by
+ * linear), shaders/conv2d.comp and shaders/attention.comp.
+ *
+ * Limits: every tensor is bound whole to one storage-buffer binding, so
+ * each one must fit in maxStorageBufferRange (128 MiB on lavapipe, e.g. a
+ * 4096 × 8192 f32 matrix); larger tensors are refused with
+ * DF_ERROR_INVALID_ARGUMENT and tiling them is the caller's job.  Workgroup
+ * counts must fit the device limits as well (always true at SD shapes). */
+#include <inttypes.h>
+
+#include "df-private.h"
+
+DF_PUSH_STRUCT (DfPushMatmul, DF_PUSH_MATMUL);
+DF_PUSH_STRUCT (DfPushConv2d, DF_PUSH_CONV2D);
+DF_PUSH_STRUCT (DfPushAttention, DF_PUSH_ATTENTION);
+
+/* Register-tiled kernels: workgroup size (x, y) and the tile each
+ * invocation computes (columns or pixels along x, rows or channels along
+ * y).  On a CPU device (lavapipe) invocations are SIMD lanes of one
+ * thread: large register tiles and no shared memory win.  On GPUs smaller
+ * tiles keep register pressure and occupancy sane; a shared-memory variant
+ * would slot in here. */
+typedef struct
+{
+  uint32_t wg_x, wg_y;
+  uint32_t tile_x, tile_y;
+} DfTileConfig;
+
+static DfTileConfig
+tile_config (DfContext *ctx)
+{
+  if (df_context_get_info (ctx)->type == DF_DEVICE_CPU)
+    return (DfTileConfig) { 8, 4, 8, 8 };
+  return (DfTileConfig) { 16, 16, 4, 4 };
+}
+
+/* Keys per online-softmax step and query rows per workgroup. */
+#define ATTENTION_KEY_BLOCK 8
+#define ATTENTION_MAX_HEAD_DIM 256
+/* the shader uses exp2: exp(x) = 2^(x · log2(e)) */
+#define LOG2_E 1.4426950408889634
+
+static uint32_t
+attention_workgroup (DfContext *ctx)
+{
+  return df_context_get_info (ctx)->type == DF_DEVICE_CPU ? 16 : 64;
+}
+
+/* Each tensor is one binding: it must fit in maxStorageBufferRange. */
+static gboolean
+check_range (const char *op, const DfTensor *t, GError **error)
+{
+  const DfDeviceInfo *info = df_context_get_info (t->ctx);
+
+  if ((uint64_t) df_tensor_bytes (t) <= info->max_storage_buffer_range)
+    return TRUE;
+  g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+               "%s: tensor %s of %zu bytes exceeds the device's storage-buffer range of %"
+               PRIu64 " bytes; split it into smaller tensors",
+               op, df_shape_str (t), df_tensor_bytes (t), info->max_storage_buffer_range);
+  return FALSE;
+}
+
+static gboolean
+check_groups (const char *op, DfContext *ctx, const uint32_t groups[3], GError **error)
+{
+  const DfDeviceInfo *info = df_context_get_info (ctx);
+
+  for (int i = 0; i < 3; i++)
+    if (groups[i] > info->max_workgroup_count[i])
+      {
+        g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                     "%s: needs %u workgroups along dimension %d, more than the device's %u; "
+                     "split the tensors", op, groups[i], i, info->max_workgroup_count[i]);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static gboolean
+check_float (const char *op, const DfTensor *ref, const DfTensor *t, GError **error)
+{
+  if (t == NULL)
+    return TRUE;
+  return df_check_float_same (op, ref, t, error) && check_range (op, t, error);
+}
+
+/* Records y[b] = alpha · a[b] · op(b[b]) + bias for b < batch; shapes are
+ * already checked.  b_stride 0 shares one b between batch elements. */
+static gboolean
+record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
+               const DfTensor *bias, int64_t batch, int64_t m, int64_t n, int64_t k,
+               int64_t b_stride, gboolean transpose_b, float alpha, GError **error)
+{
+  DfContext *ctx = df_cmd_get_context (cmd);
+  DfTileConfig cfg = tile_config (ctx);
+  DfPushMatmul push = {
+    .m = (uint32_t) m,
+    .n = (uint32_t) n,
+    .k = (uint32_t) k,
+    .batch_stride_a = (uint32_t) (m * k),
+    .batch_stride_b = (uint32_t) b_stride,
+    .batch_stride_y = (uint32_t) (m * n),
+    .transpose_b = transpose_b ? 1 : 0,
+    .has_bias = bias != NULL ? 1 : 0,
+    .alpha = alpha,
+  };
+  DfDispatch d = {
+    .shader = DF_SHADER_FOR (matmul, y->dtype),
+    .spec = { cfg.wg_x, cfg.wg_y, 1, cfg.tile_y, cfg.tile_x },
+    .n_spec = 5,
+    /* without a bias, b stands in for the unread binding */
+    .bindings = { y, a, b, bias != NULL ? bias : b },
+    .n_bindings = 4,
+    .write_mask = 1u << 0,
+    .push = &push,
+    .push_size = sizeof push,
+    .groups = { df_div_up (n, (int64_t) cfg.tile_x * cfg.wg_x),
+                df_div_up (m, (int64_t) cfg.tile_y * cfg.wg_y), (uint32_t) batch },
+  };
+
+  if (m == 0 || n == 0 || batch == 0)
+    return TRUE;
+  if (!check_groups ("matmul", ctx, d.groups, error))
+    return FALSE;
+  return df_cmd_dispatch (cmd, &d, error);
+}
+
+gboolean
+df_op_linear (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
+              const DfTensor *bias, GError **error)
+{
+  const char *op = "linear";
+  int64_t y_shape[DF_MAX_DIMS];
+  int64_t m, n, k;
+
+  g_return_val_if_fail (cmd != NULL && y != NULL && x != NULL && w != NULL, FALSE);
+
+  if (!check_float (op, x, x, error) || !check_float (op, x, w, error)
+      || !check_float (op, x, y, error) || !check_float (op, x, bias, error))
+    return FALSE;
+  if (x->ndim < 1 || w->ndim != 2 || w->shape[1] != x->shape[x->ndim - 1])
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "linear: weight %s does not match input %s (want [out, %" G_GINT64_FORMAT
+                   "])", df_shape_str (w), df_shape_str (x),
+                   x->ndim >= 1 ? x->shape[x->ndim - 1] : 0);
+      return FALSE;
+    }
+  n = w->shape[0];
+  k = w->shape[1];
+  m = k > 0 ? df_tensor_numel (x) / k : 0;
+  for (int i = 0; i < x->ndim; i++)
+    y_shape[i] = x->shape[i];
+  y_shape[x->ndim - 1] = n;
+  if (!df_check_shape (op, y, x->ndim, y_shape, error)
+      || (bias != NULL && !df_check_shape (op, bias, 1, &n, error)))
+    return FALSE;
+  if (k == 0)
+    {
+      /* m rows of nothing: y is the bias, but keep the shader's K ≥ 1 */
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "linear: input %s has no features", df_shape_str (x));
+      return FALSE;
+    }
+
+  return record_matmul (cmd, y, x, w, bias, 1, m, n, k, 0, TRUE, 1.0f, error);
+}
+
+gboolean
+df_op_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
+              gboolean transpose_b, float alpha, GError **error)
+{
+  const char *op = "matmul";
+  int64_t batch, m, n, k, b_rows, b_cols;
+
+  g_return_val_if_fail (cmd != NULL && y != NULL && a != NULL && b != NULL, FALSE);
+
+  if (!check_float (op, a, a, error) || !check_float (op, a, b, error)
+      || !check_float (op, a, y, error))
+    return FALSE;
+  if ((a->ndim != 2 && a->ndim != 3) || b->ndim != a->ndim)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "matmul: a %s and b %s must both be [M, K] or [B, M, K]",
+                   df_shape_str (a), df_shape_str (b));
+      return FALSE;
+    }
+  batch = a->ndim == 3 ? a->shape[0] : 1;
+  m = a->shape[a->ndim - 2];
+  k = a->shape[a->ndim - 1];
+  b_rows = b->shape[b->ndim - 2];
+  b_cols = b->shape[b->ndim - 1];
+  n = transpose_b ? b_rows : b_cols;
+  if ((transpose_b ? b_cols : b_rows) != k || (a->ndim == 3 && b->shape[0] != batch) || k == 0)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "matmul: b %s does not match a %s%s", df_shape_str (b), df_shape_str (a),
+                   transpose_b ? " (b transposed)" : "");
+      return FALSE;
+    }
+  {
+    int64_t y_shape[3] = { batch, m, n };
+    if (!df_check_shape (op, y, a->ndim, a->ndim == 3 ? y_shape : y_shape + 1, error))
+      return FALSE;
+  }
+
+  return record_matmul (cmd, y, a, b, NULL, batch, m, n, k, k * n, transpose_b, alpha, error);
+}
+
+gboolean
+df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
+              const DfTensor *bias, int stride, int padding, GError **error)
+{
+  const char *op = "conv2d";
+  DfContext *ctx;
+  DfTileConfig cfg;
+  int64_t n, c, h, wd, o, ks, ho, wo;
+
+  g_return_val_if_fail (cmd != NULL && y != NULL && x != NULL && w != NULL, FALSE);
+
+  if (!check_float (op, x, x, error) || !check_float (op, x, w, error)
+      || !check_float (op, x, y, error) || !check_float (op, x, bias, error))
+    return FALSE;
+  if (x->ndim != 4 || w->ndim != 4 || w->shape[1] != x->shape[1] || w->shape[2] != w->shape[3]
+      || (w->shape[2] != 1 && w->shape[2] != 3))
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "conv2d: weight %s does not fit input %s (want [O, C, k, k], k = 1 or 3)",
+                   df_shape_str (w), df_shape_str (x));
+      return FALSE;
+    }
+  if ((stride != 1 && stride != 2) || padding < 0 || padding > 1)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "conv2d: stride %d, padding %d not supported (stride 1 or 2, padding 0 or 1)",
+                   stride, padding);
+      return FALSE;
+    }
+  n = x->shape[0];
+  c = x->shape[1];
+  h = x->shape[2];
+  wd = x->shape[3];
+  o = w->shape[0];
+  ks = w->shape[2];
+  if (h + 2 * padding < ks || wd + 2 * padding < ks || c == 0)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "conv2d: input %s is smaller than the kernel", df_shape_str (x));
+      return FALSE;
+    }
+  ho = (h + 2 * padding - ks) / stride + 1;
+  wo = (wd + 2 * padding - ks) / stride + 1;
+  {
+    int64_t y_shape[4] = { n, o, ho, wo };
+    if (!df_check_shape (op, y, 4, y_shape, error)
+        || (bias != NULL && !df_check_shape (op, bias, 1, &o, error)))
+      return FALSE;
+  }
+  if (n == 0 || o == 0)
+    return TRUE;
+
+  ctx = df_cmd_get_context (cmd);
+  cfg = tile_config (ctx);
+  {
+    DfPushConv2d push = {
+      .c = (uint32_t) c,
+      .h = (uint32_t) h,
+      .w = (uint32_t) wd,
+      .o = (uint32_t) o,
+      .ho = (uint32_t) ho,
+      .wo = (uint32_t) wo,
+      .ksize = (uint32_t) ks,
+      .stride = (uint32_t) stride,
+      .padding = padding,
+      .has_bias = bias != NULL ? 1 : 0,
+    };
+    DfDispatch d = {
+      .shader = DF_SHADER_FOR (conv2d, y->dtype),
+      .spec = { cfg.wg_x, cfg.wg_y, 1, cfg.tile_y, cfg.tile_x },
+      .n_spec = 5,
+      /* without a bias, w stands in for the unread binding */
+      .bindings = { y, x, w, bias != NULL ? bias : w },
+      .n_bindings = 4,
+      .write_mask = 1u << 0,
+      .push = &push,
+      .push_size = sizeof push,
+      .groups = { df_div_up (ho * wo, (int64_t) cfg.tile_x * cfg.wg_x),
+                  df_div_up (o, (int64_t) cfg.tile_y * cfg.wg_y), (uint32_t) n },
+    };
+
+    if (!check_groups (op, ctx, d.groups, error))
+      return FALSE;
+    return df_cmd_dispatch (cmd, &d, error);
+  }
+}
+
+gboolean
+df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k,
+                 const DfTensor *v, int heads, float scale, gboolean causal, GError **error)
+{
+  const char *op = "attention";
+  DfContext *ctx;
+  int64_t batch, lq, lk, channels, d;
+  uint32_t wg;
+
+  g_return_val_if_fail (cmd != NULL && out != NULL && q != NULL && k != NULL && v != NULL,
+                        FALSE);
+
+  if (!check_float (op, q, q, error) || !check_float (op, q, k, error)
+      || !check_float (op, q, v, error) || !check_float (op, q, out, error))
+    return FALSE;
+  if (q->ndim != 3 || k->ndim != 3 || heads <= 0)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "attention: q %s and k %s must be [B, L, heads·D] with heads > 0 (heads %d)",
+                   df_shape_str (q), df_shape_str (k), heads);
+      return FALSE;
+    }
+  batch = q->shape[0];
+  lq = q->shape[1];
+  channels = q->shape[2];
+  lk = k->shape[1];
+  d = channels / heads;
+  if (channels % heads != 0 || d % 8 != 0 || d == 0 || d > ATTENTION_MAX_HEAD_DIM)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "attention: %" G_GINT64_FORMAT " channels in %d heads: the head dimension "
+                   "must be a multiple of 8 up to %d", channels, heads,
+                   ATTENTION_MAX_HEAD_DIM);
+      return FALSE;
+    }
+  {
+    int64_t kv_shape[3] = { batch, lk, channels };
+    if (!df_check_shape (op, k, 3, kv_shape, error) || !df_check_shape (op, v, 3, kv_shape, error)
+        || !df_check_shape (op, out, 3, q->shape, error))
+      return FALSE;
+  }
+  if (batch == 0 || lq == 0)
+    return TRUE;
+  if (lk == 0)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "attention: no keys (k %s)", df_shape_str (k));
+      return FALSE;
+    }
+
+  ctx = df_cmd_get_context (cmd);
+  wg = attention_workgroup (ctx);
+  {
+    DfPushAttention push = {
+      .lq = (uint32_t) lq,
+      .lk = (uint32_t) lk,
+      .heads = (uint32_t) heads,
+      .causal = causal ? 1 : 0,
+      .scale_log2e = (float) (scale * LOG2_E),
+    };
+    DfDispatch dd = {
+      .shader = DF_SHADER_FOR (attention, q->dtype),
+      .spec = { wg, 1, 1, (uint32_t) d, ATTENTION_KEY_BLOCK },
+      .n_spec = 5,
+      .bindings = { out, q, k, v },
+      .n_bindings = 4,
+      .write_mask = 1u << 0,
+      .push = &push,
+      .push_size = sizeof push,
+      .groups = { df_div_up (lq, wg), (uint32_t) heads, (uint32_t) batch },
+    };
+
+    if (!check_groups (op, ctx, dd.groups, error))
+      return FALSE;
+    return df_cmd_dispatch (cmd, &dd, error);
+  }
+}

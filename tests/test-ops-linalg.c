@@ -1,0 +1,406 @@
+/* test-ops-linalg.c — linear, matmul, conv2d and attention on the device
+ * against their CPU references (df-ref-linalg.c), in f32 and f16 storage,
+ * on shapes that are not multiples of the workgroup or register tile.
+ *
+ * Tolerances (normalised error, df_test_rel_error):
+ *  - f32: 1e-4 — fp32 accumulation against double, K ≤ a few hundred;
+ *  - f16: 2e-3 — the inputs are rounded to fp16 before the reference, so
+ *    what is left is fp32 accumulation plus rounding the output to fp16
+ *    (half an ulp, 2^-11 ≈ 4.9e-4 of the largest value).
+ * Outputs start as NaN and every element is compared, so an element the
+ * shader skips or gets wrong fails the test. */
+#include <math.h>
+#include <string.h>
+
+#include "df-ref.h"
+#include "df-test.h"
+
+#define TOL_F32 1e-4
+#define TOL_F16 2e-3
+
+static double
+tolerance (DfDType dtype)
+{
+  return dtype == DF_DTYPE_F16 ? TOL_F16 : TOL_F32;
+}
+
+/* Uniform data in [lo, hi), rounded to fp16 when the op runs in f16. */
+static float *
+new_input (DfDType dtype, int64_t n, uint64_t seed, float lo, float hi)
+{
+  float *x = df_test_new_uniform (n, seed, lo, hi);
+
+  if (dtype == DF_DTYPE_F16)
+    df_test_round_f16 (x, n);
+  return x;
+}
+
+/* An output tensor full of NaN, so unwritten elements fail comparison. */
+static DfTensor *
+new_output (DfContext *ctx, DfDType dtype, int ndim, const int64_t *shape)
+{
+  int64_t n = 1;
+  g_autofree float *nan_data = NULL;
+
+  for (int i = 0; i < ndim; i++)
+    n *= shape[i];
+  nan_data = g_new (float, MAX (n, 1));
+  for (int64_t i = 0; i < n; i++)
+    nan_data[i] = NAN;
+  return df_test_tensor (ctx, dtype, nan_data, ndim, shape);
+}
+
+static void
+submit (DfCmd *cmd)
+{
+  g_autoptr (GError) error = NULL;
+
+  df_cmd_submit_wait (cmd, &error);
+  g_assert_no_error (error);
+}
+
+/* ------------------------------------------------------------------------
+ * linear
+ * ------------------------------------------------------------------------ */
+
+static void
+check_linear (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n, gboolean with_bias)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
+  int64_t m = b * l;
+  g_autofree float *x = new_input (dtype, m * k, 1, -1, 1);
+  g_autofree float *w = new_input (dtype, n * k, 2, -1, 1);
+  g_autofree float *bias = with_bias ? new_input (dtype, n, 3, -1, 1) : NULL;
+  g_autofree float *want = g_new (float, m * n);
+  g_autofree float *got = NULL;
+  int64_t x_shape[3] = { b, l, k }, w_shape[2] = { n, k }, y_shape[3] = { b, l, n };
+  g_autoptr (DfTensor) tx = df_test_tensor (ctx, dtype, x, 3, x_shape);
+  g_autoptr (DfTensor) tw = df_test_tensor (ctx, dtype, w, 2, w_shape);
+  g_autoptr (DfTensor) tb = with_bias ? df_test_tensor (ctx, dtype, bias, 1, &n) : NULL;
+  g_autoptr (DfTensor) ty = new_output (ctx, dtype, 3, y_shape);
+
+  g_assert_no_error (error);
+  df_ref_linear (want, x, w, bias, m, n, k);
+  g_assert_true (df_op_linear (cmd, ty, tx, tw, tb, &error));
+  g_assert_no_error (error);
+  submit (cmd);
+  got = df_test_download (ty);
+  df_test_assert_close (got, want, m * n, tolerance (dtype));
+}
+
+static void
+test_linear (gconstpointer data)
+{
+  DfDType dtype = GPOINTER_TO_INT (data);
+
+  /* M = 74, more than one workgroup tile in both directions */
+  check_linear (dtype, 2, 37, 45, 71, TRUE);
+  check_linear (dtype, 1, 5, 3, 1, FALSE);
+  check_linear (dtype, 3, 1, 130, 9, TRUE);
+}
+
+/* ------------------------------------------------------------------------
+ * matmul
+ * ------------------------------------------------------------------------ */
+
+static void
+check_matmul (DfDType dtype, int64_t batch, int64_t m, int64_t k, int64_t n,
+              gboolean transpose_b, float alpha)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
+  g_autofree float *a = new_input (dtype, batch * m * k, 4, -1, 1);
+  g_autofree float *b = new_input (dtype, batch * k * n, 5, -1, 1);
+  g_autofree float *want = g_new (float, batch * m * n);
+  g_autofree float *got = NULL;
+  int64_t a_shape[3] = { batch, m, k }, y_shape[3] = { batch, m, n };
+  int64_t b_shape[3] = { batch, transpose_b ? n : k, transpose_b ? k : n };
+  g_autoptr (DfTensor) ta = df_test_tensor (ctx, dtype, a, 3, a_shape);
+  g_autoptr (DfTensor) tb = df_test_tensor (ctx, dtype, b, 3, b_shape);
+  g_autoptr (DfTensor) ty = new_output (ctx, dtype, 3, y_shape);
+
+  g_assert_no_error (error);
+  df_ref_matmul (want, a, b, batch, m, n, k, transpose_b, alpha);
+  g_assert_true (df_op_matmul (cmd, ty, ta, tb, transpose_b, alpha, &error));
+  g_assert_no_error (error);
+  submit (cmd);
+  got = df_test_download (ty);
+  df_test_assert_close (got, want, batch * m * n, tolerance (dtype));
+}
+
+static void
+test_matmul (gconstpointer data)
+{
+  DfDType dtype = GPOINTER_TO_INT (data);
+
+  check_matmul (dtype, 3, 67, 33, 75, FALSE, 1.0f);
+  check_matmul (dtype, 2, 41, 57, 19, TRUE, 0.125f);
+  check_matmul (dtype, 1, 1, 7, 3, FALSE, -2.0f);
+}
+
+/* 2-D operands are one batch element. */
+static void
+test_matmul_2d (void)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
+  int64_t m = 9, k = 11, n = 13;
+  g_autofree float *a = df_test_new_uniform (m * k, 6, -1, 1);
+  g_autofree float *b = df_test_new_uniform (n * k, 7, -1, 1);
+  g_autofree float *want = g_new (float, m * n);
+  g_autofree float *got = NULL;
+  int64_t a_shape[2] = { m, k }, b_shape[2] = { n, k }, y_shape[2] = { m, n };
+  g_autoptr (DfTensor) ta = df_test_tensor (ctx, DF_DTYPE_F32, a, 2, a_shape);
+  g_autoptr (DfTensor) tb = df_test_tensor (ctx, DF_DTYPE_F32, b, 2, b_shape);
+  g_autoptr (DfTensor) ty = new_output (ctx, DF_DTYPE_F32, 2, y_shape);
+
+  df_ref_matmul (want, a, b, 1, m, n, k, TRUE, 1.0f);
+  g_assert_true (df_op_matmul (cmd, ty, ta, tb, TRUE, 1.0f, &error));
+  g_assert_no_error (error);
+  submit (cmd);
+  got = df_test_download (ty);
+  df_test_assert_close (got, want, m * n, TOL_F32);
+}
+
+/* ------------------------------------------------------------------------
+ * conv2d
+ * ------------------------------------------------------------------------ */
+
+static void
+check_conv2d (DfDType dtype, int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t ks,
+              int stride, int padding, gboolean with_bias)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
+  int64_t ho = (h + 2 * padding - ks) / stride + 1, wo = (w + 2 * padding - ks) / stride + 1;
+  g_autofree float *x = new_input (dtype, n * c * h * w, 8, -1, 1);
+  g_autofree float *wt = new_input (dtype, o * c * ks * ks, 9, -1, 1);
+  g_autofree float *bias = with_bias ? new_input (dtype, o, 10, -1, 1) : NULL;
+  g_autofree float *want = g_new (float, n * o * ho * wo);
+  g_autofree float *got = NULL;
+  int64_t x_shape[4] = { n, c, h, w }, w_shape[4] = { o, c, ks, ks };
+  int64_t y_shape[4] = { n, o, ho, wo };
+  g_autoptr (DfTensor) tx = df_test_tensor (ctx, dtype, x, 4, x_shape);
+  g_autoptr (DfTensor) tw = df_test_tensor (ctx, dtype, wt, 4, w_shape);
+  g_autoptr (DfTensor) tb = with_bias ? df_test_tensor (ctx, dtype, bias, 1, &o) : NULL;
+  g_autoptr (DfTensor) ty = new_output (ctx, dtype, 4, y_shape);
+
+  g_assert_no_error (error);
+  df_ref_conv2d (want, x, wt, bias, n, c, h, w, o, ks, stride, padding);
+  g_assert_true (df_op_conv2d (cmd, ty, tx, tw, tb, stride, padding, &error));
+  g_assert_no_error (error);
+  submit (cmd);
+  got = df_test_download (ty);
+  df_test_assert_close (got, want, n * o * ho * wo, tolerance (dtype));
+}
+
+static void
+test_conv2d (gconstpointer data)
+{
+  DfDType dtype = GPOINTER_TO_INT (data);
+
+  /* 3×3 stride 1 and 2 with padding 1 (UNet/VAE convs and downsamplers),
+   * 1×1 (shortcuts); odd sizes, more output channels than one tile */
+  check_conv2d (dtype, 2, 5, 13, 11, 67, 3, 1, 1, TRUE);
+  check_conv2d (dtype, 1, 6, 13, 11, 9, 3, 2, 1, TRUE);
+  check_conv2d (dtype, 2, 7, 9, 5, 11, 3, 1, 1, FALSE);
+  check_conv2d (dtype, 2, 13, 7, 9, 37, 1, 1, 0, TRUE);
+  check_conv2d (dtype, 1, 3, 6, 8, 5, 3, 2, 0, FALSE);
+}
+
+/* ------------------------------------------------------------------------
+ * attention
+ * ------------------------------------------------------------------------ */
+
+static void
+check_attention (DfDType dtype, int64_t batch, int heads, int64_t d, int64_t lq, int64_t lk,
+                 float scale, gboolean causal)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
+  int64_t ch = heads * d;
+  /* q wider than k and v so that some softmax rows are peaked */
+  g_autofree float *q = new_input (dtype, batch * lq * ch, 11, -2, 2);
+  g_autofree float *k = new_input (dtype, batch * lk * ch, 12, -1, 1);
+  g_autofree float *v = new_input (dtype, batch * lk * ch, 13, -1, 1);
+  g_autofree float *want = g_new (float, batch * lq * ch);
+  g_autofree float *got = NULL;
+  int64_t q_shape[3] = { batch, lq, ch }, kv_shape[3] = { batch, lk, ch };
+  g_autoptr (DfTensor) tq = df_test_tensor (ctx, dtype, q, 3, q_shape);
+  g_autoptr (DfTensor) tk = df_test_tensor (ctx, dtype, k, 3, kv_shape);
+  g_autoptr (DfTensor) tv = df_test_tensor (ctx, dtype, v, 3, kv_shape);
+  g_autoptr (DfTensor) tout = new_output (ctx, dtype, 3, q_shape);
+
+  g_assert_no_error (error);
+  df_ref_attention (want, q, k, v, batch, lq, lk, heads, d, scale, causal);
+  g_assert_true (df_op_attention (cmd, tout, tq, tk, tv, heads, scale, causal, &error));
+  g_assert_no_error (error);
+  submit (cmd);
+  got = df_test_download (tout);
+  df_test_assert_close (got, want, batch * lq * ch, tolerance (dtype));
+}
+
+static void
+test_attention (gconstpointer data)
+{
+  DfDType dtype = GPOINTER_TO_INT (data);
+
+  /* self-attention, the UNet's first level: D = 40 */
+  check_attention (dtype, 2, 2, 40, 37, 37, 1.0f / sqrtf (40), FALSE);
+  /* cross-attention with 77 text tokens: D = 64; a large scale makes the
+   * softmax peaked, so a wrong running maximum shows */
+  check_attention (dtype, 1, 3, 64, 19, 77, 1.0f, FALSE);
+  /* the deeper UNet levels: D = 80 and 160 */
+  check_attention (dtype, 1, 2, 80, 21, 13, 1.0f / sqrtf (80), FALSE);
+  check_attention (dtype, 2, 1, 160, 9, 33, 1.0f / sqrtf (160), FALSE);
+  /* CLIP: causal self-attention, D = 64 */
+  check_attention (dtype, 2, 2, 64, 23, 23, 1.0f / 8.0f, TRUE);
+  /* a single key, fewer keys than queries under the causal mask */
+  check_attention (dtype, 1, 1, 8, 5, 1, 1.0f, FALSE);
+  check_attention (dtype, 1, 2, 16, 11, 6, 0.5f, TRUE);
+}
+
+/* ------------------------------------------------------------------------
+ * Invalid arguments
+ * ------------------------------------------------------------------------ */
+
+static DfTensor *
+empty (DfDType dtype, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+{
+  g_autoptr (GError) error = NULL;
+  DfTensor *t = df_tensor_new4 (df_test_context (), dtype, d0, d1, d2, d3, &error);
+
+  g_assert_no_error (error);
+  return t;
+}
+
+#define assert_invalid(call)                                        \
+  G_STMT_START                                                      \
+  {                                                                 \
+    g_autoptr (GError) err_ = NULL;                                 \
+    g_assert_false (call);                                          \
+    g_assert_error (err_, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);     \
+  }                                                                 \
+  G_STMT_END
+#define ERR (&err_)
+
+static void
+test_invalid (void)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
+  const DfDType f32 = DF_DTYPE_F32;
+  g_autoptr (DfTensor) x = empty (f32, 2, 5, 8, 0);      /* [2, 5, 8] */
+  g_autoptr (DfTensor) w = empty (f32, 3, 8, 0, 0);      /* [3, 8] */
+  g_autoptr (DfTensor) w_bad = empty (f32, 3, 7, 0, 0);  /* [3, 7] */
+  g_autoptr (DfTensor) w_f16 = empty (DF_DTYPE_F16, 3, 8, 0, 0);
+  g_autoptr (DfTensor) bias = empty (f32, 3, 0, 0, 0);
+  g_autoptr (DfTensor) bias_bad = empty (f32, 4, 0, 0, 0);
+  g_autoptr (DfTensor) y = empty (f32, 2, 5, 3, 0);
+  g_autoptr (DfTensor) y_bad = empty (f32, 2, 5, 4, 0);
+  g_autoptr (DfTensor) img = empty (f32, 1, 3, 6, 6);
+  g_autoptr (DfTensor) cw = empty (f32, 4, 3, 3, 3);
+  g_autoptr (DfTensor) cw_bad = empty (f32, 4, 2, 3, 3);
+  g_autoptr (DfTensor) cw_5 = empty (f32, 4, 3, 5, 5);
+  g_autoptr (DfTensor) cy = empty (f32, 1, 4, 6, 6);
+  g_autoptr (DfTensor) cy_s2 = empty (f32, 1, 4, 3, 3);
+  g_autoptr (DfTensor) q = empty (f32, 1, 7, 64, 0);
+  g_autoptr (DfTensor) kv = empty (f32, 1, 9, 64, 0);
+  g_autoptr (DfTensor) kv_bad = empty (f32, 1, 9, 32, 0);
+  g_autoptr (DfTensor) kv_b2 = empty (f32, 2, 9, 64, 0);
+  g_autoptr (DfTensor) out = empty (f32, 1, 7, 64, 0);
+
+  g_assert_no_error (error);
+
+  /* the valid calls, so the failures below are about the one change */
+  g_assert_true (df_op_linear (cmd, y, x, w, bias, &error));
+  g_assert_true (df_op_conv2d (cmd, cy, img, cw, NULL, 1, 1, &error));
+  g_assert_true (df_op_conv2d (cmd, cy_s2, img, cw, NULL, 2, 1, &error));
+  g_assert_true (df_op_attention (cmd, out, q, kv, kv, 4, 0.25f, FALSE, &error));
+  g_assert_no_error (error);
+
+  /* linear */
+  assert_invalid (df_op_linear (cmd, y, x, w_bad, bias, ERR));
+  assert_invalid (df_op_linear (cmd, y_bad, x, w, bias, ERR));
+  assert_invalid (df_op_linear (cmd, y, x, w, bias_bad, ERR));
+  assert_invalid (df_op_linear (cmd, y, x, w_f16, bias, ERR));
+  /* matmul: 3-D a with 2-D b, inner dimensions that differ */
+  assert_invalid (df_op_matmul (cmd, y, x, w, TRUE, 1.0f, ERR));
+  assert_invalid (df_op_matmul (cmd, out, q, kv, TRUE, 1.0f, ERR));
+  assert_invalid (df_op_matmul (cmd, out, q, kv, FALSE, 1.0f, ERR));
+  /* conv2d: channels, kernel size, output shape, stride */
+  assert_invalid (df_op_conv2d (cmd, cy, img, cw_bad, NULL, 1, 1, ERR));
+  assert_invalid (df_op_conv2d (cmd, cy, img, cw_5, NULL, 1, 1, ERR));
+  assert_invalid (df_op_conv2d (cmd, cy, img, cw, NULL, 2, 1, ERR));
+  assert_invalid (df_op_conv2d (cmd, cy, img, cw, NULL, 3, 1, ERR));
+  assert_invalid (df_op_conv2d (cmd, cy, img, cw, bias, 1, 1, ERR));
+  /* attention: k/v width, batch, heads that leave D = 64 / 3 or 64 / 16 */
+  assert_invalid (df_op_attention (cmd, out, q, kv_bad, kv_bad, 4, 0.25f, FALSE, ERR));
+  assert_invalid (df_op_attention (cmd, out, q, kv_b2, kv_b2, 4, 0.25f, FALSE, ERR));
+  assert_invalid (df_op_attention (cmd, out, q, kv, kv_bad, 4, 0.25f, FALSE, ERR));
+  assert_invalid (df_op_attention (cmd, out, q, kv, kv, 3, 0.25f, FALSE, ERR));
+  assert_invalid (df_op_attention (cmd, out, q, kv, kv, 16, 0.25f, FALSE, ERR));
+  assert_invalid (df_op_attention (cmd, out, q, kv, kv, 0, 0.25f, FALSE, ERR));
+  assert_invalid (df_op_attention (cmd, kv, q, kv, kv, 4, 0.25f, FALSE, ERR));
+
+  /* nothing invalid was recorded; the valid dispatches still run */
+  submit (cmd);
+}
+
+/* A tensor larger than one storage-buffer binding is refused with a clear
+ * error, before anything is recorded. */
+static void
+test_too_large (void)
+{
+  DfContext *ctx = df_test_context ();
+  const DfDeviceInfo *info = df_context_get_info (ctx);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
+  int64_t k = (int64_t) (info->max_storage_buffer_range / sizeof (float)) + 4;
+  g_autoptr (DfTensor) x = NULL;
+  g_autoptr (DfTensor) w = empty (DF_DTYPE_F32, 1, 8, 0, 0);
+  g_autoptr (DfTensor) y = empty (DF_DTYPE_F32, 1, 1, 0, 0);
+
+  g_assert_no_error (error);
+  x = empty (DF_DTYPE_F32, 1, k, 0, 0);
+  g_assert_false (df_op_linear (cmd, y, x, w, NULL, &error));
+  g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "storage-buffer range"));
+}
+
+int
+main (int argc, char **argv)
+{
+  static const struct { const char *name; DfDType dtype; } dtypes[] = {
+    { "f32", DF_DTYPE_F32 },
+    { "f16", DF_DTYPE_F16 },
+  };
+  static const struct { const char *name; GTestDataFunc func; } ops[] = {
+    { "linear", test_linear },
+    { "matmul", test_matmul },
+    { "conv2d", test_conv2d },
+    { "attention", test_attention },
+  };
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  for (size_t i = 0; i < G_N_ELEMENTS (ops); i++)
+    for (size_t j = 0; j < G_N_ELEMENTS (dtypes); j++)
+      {
+        g_autofree char *path = g_strdup_printf ("/ops-linalg/%s/%s", ops[i].name, dtypes[j].name);
+        g_test_add_data_func (path, GINT_TO_POINTER (dtypes[j].dtype), ops[i].func);
+      }
+  g_test_add_func ("/ops-linalg/matmul/2d", test_matmul_2d);
+  g_test_add_func ("/ops-linalg/invalid", test_invalid);
+  g_test_add_func ("/ops-linalg/too-large", test_too_large);
+  ret = g_test_run ();
+  df_test_context_free ();
+  return ret;
+}
