@@ -287,4 +287,6 @@ gboolean df_op_embedding (DfCmd *cmd, DfTensor *y, const DfTensor *ids, const Df
 
 #include "df-model.h"
 
+#include "df-sampling.h"
+
 G_END_DECLS
