@@ -289,4 +289,6 @@ gboolean df_op_embedding (DfCmd *cmd, DfTensor *y, const DfTensor *ids, const Df
 
 #include "df-sampling.h"
 
+#include "df-image.h"
+
 G_END_DECLS
