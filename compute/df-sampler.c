@@ -31,7 +31,7 @@ static const char *const kind_names[DF_SAMPLER_N_KINDS] = {
 struct _DfSampler
 {
   DfSamplerKind kind;
-  DfPrediction prediction;
+  DfSamplerPrediction prediction;
   DfSamplerConfig config;
   int n_steps;
   int n_calls;
@@ -105,13 +105,14 @@ df_sampler_kind_name (DfSamplerKind kind)
 }
 
 gboolean
-df_prediction_from_string (const char *name, DfPrediction *prediction, GError **error)
+df_sampler_prediction_from_string (const char *name, DfSamplerPrediction *prediction,
+                                   GError **error)
 {
   if (name != NULL && g_ascii_strcasecmp (name, "epsilon") == 0)
-    *prediction = DF_PREDICTION_EPSILON;
+    *prediction = DF_SAMPLER_EPSILON;
   else if (name != NULL && (g_ascii_strcasecmp (name, "v_prediction") == 0
                             || g_ascii_strcasecmp (name, "v") == 0))
-    *prediction = DF_PREDICTION_V;
+    *prediction = DF_SAMPLER_V_PREDICTION;
   else
     {
       g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
@@ -322,7 +323,7 @@ is_dpm_kind (DfSamplerKind kind)
 }
 
 DfSampler *
-df_sampler_new (DfSamplerKind kind, DfPrediction prediction, int n_steps,
+df_sampler_new (DfSamplerKind kind, DfSamplerPrediction prediction, int n_steps,
                 const DfSamplerConfig *config, GError **error)
 {
   if ((int) kind < 0 || kind >= DF_SAMPLER_N_KINDS)
@@ -331,7 +332,7 @@ df_sampler_new (DfSamplerKind kind, DfPrediction prediction, int n_steps,
                    (int) kind);
       return NULL;
     }
-  if (prediction != DF_PREDICTION_EPSILON && prediction != DF_PREDICTION_V)
+  if (prediction != DF_SAMPLER_EPSILON && prediction != DF_SAMPLER_V_PREDICTION)
     {
       g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT, "Unknown prediction type %d",
                    (int) prediction);
@@ -559,7 +560,7 @@ df_sampler_scale_model_input (const DfSampler *s, int i, float *x, int64_t n)
 static void
 sigma_x0 (const DfSampler *s, float sigma, const float *m, const float *x, float *x0, int64_t n)
 {
-  if (s->prediction == DF_PREDICTION_EPSILON)
+  if (s->prediction == DF_SAMPLER_EPSILON)
     {
       for (int64_t k = 0; k < n; k++)
         x0[k] = x[k] - sigma * m[k];
@@ -669,7 +670,8 @@ lms_coefficient (const DfSampler *s, int order, int t, int current_order)
         {
           if (k == current_order)
             continue;
-          prod *= (tau - s->sigmas[t - k]) / ((double) s->sigmas[t - current_order] - s->sigmas[t - k]);
+          double node = s->sigmas[t - k];
+          prod *= (tau - node) / ((double) s->sigmas[t - current_order] - node);
         }
       sum += weights[q] * prod;
     }
@@ -729,7 +731,7 @@ step_ddim (DfSampler *s, int i, const float *m, float *x, int64_t n)
   for (int64_t k = 0; k < n; k++)
     {
       float x0, eps;
-      if (s->prediction == DF_PREDICTION_EPSILON)
+      if (s->prediction == DF_SAMPLER_EPSILON)
         {
           x0 = (x[k] - sqrt_beta * m[k]) / sqrt_a;
           eps = m[k];
@@ -765,7 +767,7 @@ step_dpm (DfSampler *s, int i, const float *m, float *x, int64_t n)
   dpm_alpha_sigma (s->sigmas[i + 1], &alpha_t, &sigma_t, &lambda_t);
 
   /* convert_model_output (dpmsolver++): the data prediction x0 */
-  if (s->prediction == DF_PREDICTION_EPSILON)
+  if (s->prediction == DF_SAMPLER_EPSILON)
     for (int64_t k = 0; k < n; k++)
       x0[k] = (x[k] - sigma_s0 * m[k]) / alpha_s0;
   else
@@ -822,7 +824,7 @@ step_lcm (DfSampler *s, int i, const float *m, float *x, int64_t n, DfRng *rng)
   for (int64_t k = 0; k < n; k++)
     {
       float x0;
-      if (s->prediction == DF_PREDICTION_EPSILON)
+      if (s->prediction == DF_SAMPLER_EPSILON)
         x0 = (x[k] - sqrt_beta * m[k]) / sqrt_a;
       else
         x0 = sqrt_a * x[k] - sqrt_beta * m[k];

@@ -1,7 +1,6 @@
 /* df-sampling.h — noise and schedulers (public API, included by df.h).
  *
- * Included by df.h after df-model.h (for DfPrediction).  Plain C, no
- * device.  The noise generator returns the same numbers as
+ * Plain C, no device.  The noise generator returns the same numbers as
  * PyTorch's CPU generator, and every scheduler follows its diffusers class
  * step for step, so a seed, a sampler and a step count give the latents
  * diffusers gives. */
@@ -88,8 +87,14 @@ typedef enum
   DF_SAMPLER_N_KINDS,
 } DfSamplerKind;
 
-/* The prediction type is DfPrediction of df-model.h (epsilon or
- * v_prediction), as the model's scheduler config names it. */
+/* What the UNet predicts, as scheduler_config.json's "prediction_type"
+ * names it.  (Kept apart from the model loader's own enum so this header
+ * stands alone; the values are 0 for epsilon and 1 for v.) */
+typedef enum
+{
+  DF_SAMPLER_EPSILON,
+  DF_SAMPLER_V_PREDICTION,
+} DfSamplerPrediction;
 
 typedef enum
 {
@@ -126,13 +131,13 @@ void df_sampler_config_init (DfSamplerConfig *config);
 gboolean df_sampler_kind_from_string (const char *name, DfSamplerKind *kind, GError **error);
 const char *df_sampler_kind_name (DfSamplerKind kind);
 /* "epsilon" or "v_prediction" (also "v"). */
-gboolean df_prediction_from_string (const char *name, DfPrediction *prediction,
-                                    GError **error);
+gboolean df_sampler_prediction_from_string (const char *name,
+                                            DfSamplerPrediction *prediction, GError **error);
 
 typedef struct _DfSampler DfSampler;
 
 /* config NULL means SD 1.5's.  n_steps ≥ 1 (lcm: at most 50). */
-DfSampler *df_sampler_new (DfSamplerKind kind, DfPrediction prediction, int n_steps,
+DfSampler *df_sampler_new (DfSamplerKind kind, DfSamplerPrediction prediction, int n_steps,
                            const DfSamplerConfig *config, GError **error);
 void df_sampler_free (DfSampler *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DfSampler, df_sampler_free)

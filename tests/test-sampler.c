@@ -76,7 +76,7 @@ static void
 test_sampler_alphas_cumprod (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (DfSampler) s = df_sampler_new (DF_SAMPLER_EULER, DF_PREDICTION_EPSILON, 10, NULL,
+  g_autoptr (DfSampler) s = df_sampler_new (DF_SAMPLER_EULER, DF_SAMPLER_EPSILON, 10, NULL,
                                             &error);
   int64_t n;
   const float *want = golden_slice (golden.root, "alphas_cumprod", &n);
@@ -95,11 +95,11 @@ run_case (JsonObject *run)
   const char *pred_name = json_object_get_string_member (run, "prediction");
   int steps = (int) json_object_get_int_member (run, "steps");
   DfSamplerKind kind;
-  DfPrediction prediction;
+  DfSamplerPrediction prediction;
 
   g_assert_true (df_sampler_kind_from_string (name, &kind, &error));
   g_assert_no_error (error);
-  g_assert_true (df_prediction_from_string (pred_name, &prediction, &error));
+  g_assert_true (df_sampler_prediction_from_string (pred_name, &prediction, &error));
   g_assert_no_error (error);
 
   g_autoptr (DfSampler) s = df_sampler_new (kind, prediction, steps, NULL, &error);
@@ -210,7 +210,7 @@ test_sampler_bad_name (void)
 {
   g_autoptr (GError) error = NULL;
   DfSamplerKind kind = DF_SAMPLER_DDIM;
-  DfPrediction prediction = DF_PREDICTION_V;
+  DfSamplerPrediction prediction = DF_SAMPLER_V_PREDICTION;
 
   g_assert_false (df_sampler_kind_from_string ("euler_ancestral", &kind, &error));
   g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
@@ -227,10 +227,10 @@ test_sampler_bad_name (void)
   g_assert_true (df_sampler_kind_from_string ("DPMPP_2M_Karras", &kind, &error));
   g_assert_cmpint (kind, ==, DF_SAMPLER_DPMPP_2M_KARRAS);
 
-  g_assert_false (df_prediction_from_string ("sample", &prediction, &error));
+  g_assert_false (df_sampler_prediction_from_string ("sample", &prediction, &error));
   g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "v_prediction"));
-  g_assert_cmpint (prediction, ==, DF_PREDICTION_V);
+  g_assert_cmpint (prediction, ==, DF_SAMPLER_V_PREDICTION);
 }
 
 static void
@@ -239,25 +239,25 @@ test_sampler_refusals (void)
   g_autoptr (GError) error = NULL;
   float x[8] = { 0 }, m[8] = { 0 };
 
-  g_assert_null (df_sampler_new (DF_SAMPLER_EULER, DF_PREDICTION_EPSILON, 0, NULL, &error));
+  g_assert_null (df_sampler_new (DF_SAMPLER_EULER, DF_SAMPLER_EPSILON, 0, NULL, &error));
   g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_assert_null (df_sampler_new (DF_SAMPLER_LCM, DF_PREDICTION_EPSILON, 60, NULL, &error));
+  g_assert_null (df_sampler_new (DF_SAMPLER_LCM, DF_SAMPLER_EPSILON, 60, NULL, &error));
   g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  g_assert_null (df_sampler_new ((DfSamplerKind) 99, DF_PREDICTION_EPSILON, 10, NULL, &error));
+  g_assert_null (df_sampler_new ((DfSamplerKind) 99, DF_SAMPLER_EPSILON, 10, NULL, &error));
   g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
 
   DfSamplerConfig config;
   df_sampler_config_init (&config);
   config.beta_end = 1.5;
-  g_assert_null (df_sampler_new (DF_SAMPLER_DDIM, DF_PREDICTION_EPSILON, 10, &config, &error));
+  g_assert_null (df_sampler_new (DF_SAMPLER_DDIM, DF_SAMPLER_EPSILON, 10, &config, &error));
   g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
 
   /* euler_a draws noise: no generator, no step */
-  g_autoptr (DfSampler) a = df_sampler_new (DF_SAMPLER_EULER_A, DF_PREDICTION_EPSILON, 5, NULL,
+  g_autoptr (DfSampler) a = df_sampler_new (DF_SAMPLER_EULER_A, DF_SAMPLER_EPSILON, 5, NULL,
                                             &error);
   g_assert_no_error (error);
   g_assert_true (df_sampler_needs_rng (a));
@@ -266,7 +266,7 @@ test_sampler_refusals (void)
   g_clear_error (&error);
 
   /* calls in order, one latent size */
-  g_autoptr (DfSampler) e = df_sampler_new (DF_SAMPLER_EULER, DF_PREDICTION_EPSILON, 5, NULL,
+  g_autoptr (DfSampler) e = df_sampler_new (DF_SAMPLER_EULER, DF_SAMPLER_EPSILON, 5, NULL,
                                             &error);
   g_assert_false (df_sampler_needs_rng (e));
   g_assert_false (df_sampler_step (e, 1, m, x, 8, NULL, &error));
@@ -286,7 +286,7 @@ static void
 test_sampler_heun_calls (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (DfSampler) s = df_sampler_new (DF_SAMPLER_HEUN, DF_PREDICTION_EPSILON, 10, NULL,
+  g_autoptr (DfSampler) s = df_sampler_new (DF_SAMPLER_HEUN, DF_SAMPLER_EPSILON, 10, NULL,
                                             &error);
 
   g_assert_no_error (error);
