@@ -20,7 +20,7 @@
  * is up_blocks.n/3 slot n%3.  The VAE decoder's up.n is up_blocks.(3−n). */
 #include <string.h>
 
-#include "df-model.h"
+#include "df.h"
 
 typedef enum
 {

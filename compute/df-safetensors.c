@@ -6,7 +6,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "df-model.h"
+#include "df.h"
 
 struct _DfSafetensors
 {
@@ -90,7 +90,7 @@ df_tensor_info_read_f32 (const DfTensorInfo *info, float *dst, int64_t n, GError
 
   if (!check_read (info, n, error))
     return FALSE;
-  if (info->dtype == DF_FILE_F32)
+  if (info->dtype == DF_FILE_F32 && n > 0)
     {
       memcpy (dst, src, (size_t) n * 4);
       return TRUE;
@@ -113,7 +113,7 @@ df_tensor_info_read_f16 (const DfTensorInfo *info, uint16_t *dst, int64_t n, GEr
 
   if (!check_read (info, n, error))
     return FALSE;
-  if (info->dtype == DF_FILE_F16)
+  if (info->dtype == DF_FILE_F16 && n > 0)
     {
       memcpy (dst, src, (size_t) n * 2);
       return TRUE;
@@ -562,7 +562,8 @@ parse (DfSafetensors *st, DfSafetensorsFlags flags, GError **error)
     }
 
   /* No two tensors may share bytes (empty tensors share nothing). */
-  qsort (st->tensors, st->n, sizeof (DfTensorInfo), compare_offsets);
+  if (st->n > 1)
+    qsort (st->tensors, st->n, sizeof (DfTensorInfo), compare_offsets);
   for (int i = 1; i < st->n; i++)
     {
       const DfTensorInfo *a = &st->tensors[i - 1], *b = &st->tensors[i];

@@ -150,7 +150,7 @@ test_cli_inspect_refused (void)
   TestCkpt c = { .in_channels = 4, .dtype = "F16", .sdxl = TRUE };
 
   test_ckpt_write (&c, xl);
-  test_write_bytes (ckpt, "PK\x03\x04 a zip archive", 20);
+  test_write_bytes (ckpt, "PK\x03\x04 a zip archive", 18);
   {
     g_auto (Run) r = { 0 };
 

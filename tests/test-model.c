@@ -568,7 +568,7 @@ test_model_single_refused (void)
   g_clear_error (&error);
   /* … or by its content (zip, or a bare pickle) */
   {
-    static const char *const magics[] = { "PK\x03\x04rest", "\x80\x02}q\x00" };
+    static const char *const magics[] = { "PK\x03\x04rest", "\x80\x02}q\x01rest" };
 
     for (size_t i = 0; i < G_N_ELEMENTS (magics); i++)
       {

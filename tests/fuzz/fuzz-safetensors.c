@@ -1,6 +1,7 @@
 /* fuzz-safetensors.c — libFuzzer target: arbitrary bytes as a safetensors
  * file.  Every input must either open, with every tensor's data inside the
- * input, or fail with a GError; nothing may crash or leak. */
+ * input, or fail with a GError; nothing may crash or leak.  The tensor
+ * names also go through every layout's name tables. */
 #include <string.h>
 
 #include "df.h"
@@ -32,6 +33,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       /* the view lies inside the input and its lookup finds it */
       if (p < base + 8 || p + t->nbytes > base + len || df_safetensors_lookup (st, t->name) != t)
         __builtin_trap ();
+      for (int layout = DF_LAYOUT_ORIGINAL; layout <= DF_LAYOUT_DIFFUSERS_TEXT; layout++)
+        {
+          char *names[3];
+          int n = 0;
+
+          if (df_names_map (layout, t->name, names, &n, NULL) == DF_NAME_MAPPED)
+            for (int j = 0; j < n; j++)
+              g_free (names[j]);
+        }
       if (t->dtype != DF_FILE_OTHER && t->nbytes <= 4096)
         {
           int64_t n = df_tensor_info_numel (t);
