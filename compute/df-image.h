@@ -180,13 +180,17 @@ gboolean df_params_equal (const DfParams *a, const DfParams *b);
  * Model hash, Model, Denoising strength (each when set), then the extras.
  * Values holding a comma, a colon, a quote or a line break are written as
  * JSON strings, as the web UIs quote them.  Numbers are written in the
- * fewest digits that read back to the same value. */
+ * fewest digits that read back to the same value.  df_params_parse() reads
+ * the text back to equal parameters, unless a prompt has whitespace at its
+ * ends or a line starting "Negative prompt:", or only extras are set. */
 char *df_params_to_text (const DfParams *params);
 
 /* Reads the `parameters` text, leniently like the web UIs: Windows line
- * endings are accepted; the last line is the settings line only when it
- * holds at least three `key: value` pairs (or starts with "Steps:"), else
- * the whole text is prompt and negative prompt; a known key whose value
+ * endings are accepted; the last line is the settings line when it holds
+ * at least three `key: value` pairs or starts with "Steps:" (as in the web
+ * UIs), or is nothing but pairs with at least one of the known keys above
+ * (so that all df_params_to_text() writes reads back), else the whole text
+ * is prompt and negative prompt; a known key whose value
  * does not read as its type (say "Steps: many") is kept among the extras
  * unchanged; "Sampler: DPM++ 2M" with "Schedule type: Karras" reads as
  * dpmpp_2m_karras (another schedule type stays an extra).  It fails, with

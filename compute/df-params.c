@@ -467,7 +467,7 @@ json_unquote (const char *start, const char *end)
  * a JSON string or anything up to the next comma.  Text that is not a pair
  * is skipped up to the next comma. */
 static GPtrArray *
-split_settings (const char *line)
+split_settings (const char *line, int *n_skipped)
 {
   GPtrArray *pairs = g_ptr_array_new_with_free_func (extra_free);
   const char *p = line;
@@ -492,6 +492,8 @@ split_settings (const char *line)
       if (key_end - key_start < 2 || *p != ':')
         {
           /* Not a pair: skip to the next comma. */
+          if (n_skipped != NULL)
+            (*n_skipped)++;
           while (*p && *p != ',')
             p++;
           if (*p == ',')
@@ -634,7 +636,7 @@ take_known (DfParams *p, const DfParamsExtra *e)
 static void
 parse_settings (DfParams *p, const char *line)
 {
-  g_autoptr (GPtrArray) pairs = split_settings (line);
+  g_autoptr (GPtrArray) pairs = split_settings (line, NULL);
   int schedule = -1; /* index into p->extra */
 
   for (guint i = 0; i < pairs->len; i++)
@@ -667,12 +669,30 @@ parse_settings (DfParams *p, const char *line)
     }
 }
 
-static int
-count_pairs (const char *line)
-{
-  g_autoptr (GPtrArray) pairs = split_settings (line);
+static const char *const known_keys[] = {
+  "Steps", "Sampler", "CFG scale", "Seed", "Size", "Model hash", "Model", "Denoising strength",
+};
 
-  return (int) pairs->len;
+/* The web UIs take a last line of three or more pairs as settings; we
+ * also take a shorter one that is nothing but pairs, one of them ours,
+ * so that whatever df_params_to_text() writes reads back. */
+static gboolean
+is_settings_line (const char *line)
+{
+  int skipped = 0;
+  g_autoptr (GPtrArray) pairs = split_settings (line, &skipped);
+
+  if (pairs->len >= 3 || g_str_has_prefix (line, "Steps:"))
+    return TRUE;
+  if (skipped > 0)
+    return FALSE;
+  for (guint i = 0; i < pairs->len; i++)
+    for (size_t k = 0; k < G_N_ELEMENTS (known_keys); k++)
+      if (g_ascii_strcasecmp (((DfParamsExtra *) g_ptr_array_index (pairs, i))->key,
+                              known_keys[k])
+          == 0)
+        return TRUE;
+  return FALSE;
 }
 
 static void
@@ -737,7 +757,7 @@ df_params_parse (const char *text, GError **error)
   {
     const char *last = lines[n_lines - 1];
 
-    if (g_str_has_prefix (last, "Steps:") || count_pairs (last) >= 3)
+    if (is_settings_line (last))
       {
         parse_settings (p, last);
         n_lines--;
@@ -761,8 +781,9 @@ df_params_parse (const char *text, GError **error)
         }
       append_line (in_negative ? negative : prompt, line);
     }
-  df_params_set_prompt (p, prompt->str);
-  df_params_set_negative_prompt (p, negative->str);
+  /* Blank lines before "Negative prompt:" or the settings are layout. */
+  df_params_set_prompt (p, g_strchomp (prompt->str));
+  df_params_set_negative_prompt (p, g_strchomp (negative->str));
   return g_steal_pointer (&p);
 }
 

@@ -247,6 +247,25 @@ test_params_parse_variants (void)
     g_assert_cmpint (q->steps, ==, 3);
     g_assert_cmpint (q->width, ==, 64);
   }
+  /* a short settings line: only pairs, one of them known */
+  {
+    g_autoptr (DfParams) p = parse_ok ("x\nSampler: Euler, Seed: 3");
+    g_autoptr (DfParams) q = parse_ok ("x\nstyle: gothic, Seed: 3, oops");
+
+    g_assert_cmpstr (p->prompt, ==, "x");
+    g_assert_cmpstr (p->sampler, ==, "euler");
+    g_assert_cmpint (p->seed, ==, 3);
+    g_assert_cmpstr (q->prompt, ==, "x\nstyle: gothic, Seed: 3, oops");
+    g_assert_cmpint (q->seed, <, 0);
+  }
+  /* blank lines before the negative prompt are layout */
+  {
+    g_autoptr (DfParams) p = parse_ok ("a cat\n\nNegative prompt:\n");
+    g_autofree char *text = df_params_to_text (p);
+
+    g_assert_cmpstr (p->prompt, ==, "a cat");
+    g_assert_cmpstr (text, ==, "a cat");
+  }
   /* a settings line that is only "Steps:" and a stray text segment */
   {
     g_autoptr (DfParams) p = parse_ok ("y\nSteps: 12, oops, Seed: 77");
