@@ -47,4 +47,7 @@ void df_ref_timestep_embedding (float *y, const float *t, int64_t batch, int64_t
 void df_ref_embedding (float *y, const uint32_t *ids, const float *tok, const float *pos,
                        int64_t batch, int64_t len, int64_t vocab, int64_t c);
 
+void df_ref_pad2d (float *y, const float *x, int64_t planes, int64_t h, int64_t w, int64_t ho,
+                  int64_t wo, int64_t top, int64_t left);
+
 G_END_DECLS

@@ -277,6 +277,11 @@ gboolean df_op_permute (DfCmd *cmd, DfTensor *y, const DfTensor *x, const int *p
 gboolean df_op_timestep_embedding (DfCmd *cmd, DfTensor *y, const DfTensor *t,
                                    gboolean flip_sin_to_cos, float freq_shift, GError **error);
 
+/* Zero padding: x [N, C, H, W] placed at row top, column left of
+ * y [N, C, Ho, Wo] (Ho ≥ H + top, Wo ≥ W + left), zeros elsewhere. */
+gboolean df_op_pad2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, int top, int left,
+                      GError **error);
+
 /* Token + position embedding: ids [B, L] (U32), tok [V, C], pos [P, C]
  * (P ≥ L) or NULL → y [B, L, C] = tok[ids] + pos[0..L).  The ids live on
  * the device and are not checked: an id ≥ V reads row V − 1. */

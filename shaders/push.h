@@ -171,4 +171,17 @@
   DF_U32 h;              \
   DF_U32 w;
 
+/* --- networks: layout helpers --- */
+
+/* pad2d: x [planes, h, w] placed at (top, left) in y [planes, ho, wo], zeros
+ * around it */
+#define DF_PUSH_PAD2D \
+  DF_U32 planes;      \
+  DF_U32 h;           \
+  DF_U32 w;           \
+  DF_U32 ho;          \
+  DF_U32 wo;          \
+  DF_U32 top;         \
+  DF_U32 left;
+
 #endif /* DF_PUSH_H */

@@ -1,0 +1,341 @@
+/* df-nn.c — weights on the device and the building blocks the networks
+ * share. */
+#include <math.h>
+#include <string.h>
+
+#include "df-nn.h"
+
+DfDType
+df_networks_default_dtype (DfContext *ctx)
+{
+  if (g_getenv ("DIFFUSE_FP32") == NULL && df_context_get_info (ctx)->storage_16bit)
+    return DF_DTYPE_F16;
+  return DF_DTYPE_F32;
+}
+
+/* ------------------------------------------------------------------------
+ * Weights
+ * ------------------------------------------------------------------------ */
+
+static void
+tensor_free (gpointer t)
+{
+  df_tensor_free (t);
+}
+
+static DfTensor *
+upload (DfContext *ctx, const DfTensorInfo *info, DfDType dtype, GError **error)
+{
+  int64_t shape[DF_MAX_DIMS];
+  int ndim = 0;
+  int64_t n = df_tensor_info_numel (info);
+  g_autoptr (DfTensor) t = NULL;
+  gboolean ok;
+
+  /* fold leading dimensions beyond DF_MAX_DIMS (never at SD shapes) */
+  if (info->ndim == 0)
+    shape[ndim++] = 1;
+  else if (info->ndim > DF_MAX_DIMS)
+    {
+      shape[ndim++] = n;
+    }
+  else
+    for (int i = 0; i < info->ndim; i++)
+      shape[ndim++] = info->shape[i];
+
+  t = df_tensor_new (ctx, dtype, ndim, shape, error);
+  if (t == NULL)
+    return NULL;
+  if (dtype == DF_DTYPE_F16)
+    {
+      g_autofree uint16_t *h = g_try_new (uint16_t, MAX (n, 1));
+      if (h == NULL)
+        goto oom;
+      ok = df_tensor_info_read_f16 (info, h, n, error)
+           && df_tensor_upload (t, h, (size_t) n * 2, error);
+    }
+  else
+    {
+      g_autofree float *f = g_try_new (float, MAX (n, 1));
+      if (f == NULL)
+        goto oom;
+      ok = df_tensor_info_read_f32 (info, f, n, error)
+           && df_tensor_upload (t, f, (size_t) n * 4, error);
+    }
+  return ok ? g_steal_pointer (&t) : NULL;
+oom:
+  g_set_error (error, DF_ERROR, DF_ERROR_OUT_OF_DEVICE_MEMORY,
+               "Out of host memory loading %s", info->name);
+  return NULL;
+}
+
+DfWeights *
+df_weights_load (DfContext *ctx, DfModel *model, const char *prefix, DfDType dtype,
+                 GError **error)
+{
+  g_autoptr (DfWeights) w = g_new0 (DfWeights, 1);
+  const char *const *names = df_model_get_names (model);
+  size_t plen = strlen (prefix);
+
+  w->ctx = ctx;
+  w->dtype = dtype;
+  w->prefix = g_strdup (prefix);
+  w->tensors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, tensor_free);
+  for (int i = 0; names[i] != NULL; i++)
+    {
+      const DfTensorInfo *info;
+      DfTensor *t;
+
+      if (strncmp (names[i], prefix, plen) != 0)
+        continue;
+      info = df_model_lookup (model, names[i]);
+      t = upload (ctx, info, dtype, error);
+      if (t == NULL)
+        {
+          g_prefix_error (error, "Loading %s: ", names[i]);
+          return NULL;
+        }
+      w->bytes += df_tensor_bytes (t);
+      g_hash_table_insert (w->tensors, g_strdup (names[i] + plen), t);
+    }
+  if (g_hash_table_size (w->tensors) == 0)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_MODEL, "The model has no %.*s weights",
+                   (int) plen - 1, prefix);
+      return NULL;
+    }
+  return g_steal_pointer (&w);
+}
+
+void
+df_weights_free (DfWeights *w)
+{
+  if (w == NULL)
+    return;
+  g_clear_pointer (&w->tensors, g_hash_table_unref);
+  g_free (w->prefix);
+  g_free (w);
+}
+
+static const DfTensor *
+find_va (DfWeights *w, const char *format, va_list ap, char **name_out)
+{
+  g_autofree char *name = g_strdup_vprintf (format, ap);
+  const DfTensor *t = g_hash_table_lookup (w->tensors, name);
+
+  if (name_out)
+    *name_out = g_steal_pointer (&name);
+  return t;
+}
+
+const DfTensor *
+df_weights_get (DfWeights *w, GError **error, const char *format, ...)
+{
+  va_list ap;
+  g_autofree char *name = NULL;
+  const DfTensor *t;
+
+  va_start (ap, format);
+  t = find_va (w, format, ap, &name);
+  va_end (ap);
+  if (t == NULL)
+    g_set_error (error, DF_ERROR, DF_ERROR_INVALID_MODEL, "The model lacks the weight %s%s",
+                 w->prefix, name);
+  return t;
+}
+
+const DfTensor *
+df_weights_find (DfWeights *w, const char *format, ...)
+{
+  va_list ap;
+  const DfTensor *t;
+
+  va_start (ap, format);
+  t = find_va (w, format, ap, NULL);
+  va_end (ap);
+  return t;
+}
+
+/* ------------------------------------------------------------------------
+ * Blocks
+ * ------------------------------------------------------------------------ */
+
+DfTensor *
+nn_new (DfNet *net, GError **error, int ndim, const int64_t *shape)
+{
+  return df_tensor_new (net->ctx, net->dtype, ndim, shape, error);
+}
+
+DfTensor *
+nn_new4 (DfNet *net, GError **error, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+{
+  return df_tensor_new4 (net->ctx, net->dtype, d0, d1, d2, d3, error);
+}
+
+DfTensor *
+nn_linear (DfNet *net, const DfTensor *x, const char *name, GError **error)
+{
+  const DfTensor *w = df_weights_get (net->w, error, "%s.weight", name);
+  const DfTensor *b = df_weights_find (net->w, "%s.bias", name);
+  int64_t shape[DF_MAX_DIMS];
+  g_autoptr (DfTensor) y = NULL;
+
+  if (w == NULL)
+    return NULL;
+  memcpy (shape, x->shape, sizeof shape);
+  shape[x->ndim - 1] = w->shape[0];
+  y = nn_new (net, error, x->ndim, shape);
+  if (y == NULL || !df_op_linear (net->cmd, y, x, w, b, error))
+    {
+      g_prefix_error (error, "%s: ", name);
+      return NULL;
+    }
+  return g_steal_pointer (&y);
+}
+
+DfTensor *
+nn_conv (DfNet *net, const DfTensor *x, const char *name, int stride, int padding,
+         GError **error)
+{
+  const DfTensor *w = df_weights_get (net->w, error, "%s.weight", name);
+  const DfTensor *b = df_weights_find (net->w, "%s.bias", name);
+  g_autoptr (DfTensor) y = NULL;
+  int64_t k, ho, wo;
+
+  if (w == NULL)
+    return NULL;
+  if (w->ndim != 4 || x->ndim != 4)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_MODEL, "%s: not a 2-D convolution", name);
+      return NULL;
+    }
+  k = w->shape[2];
+  if (padding < 0)
+    padding = (int) (k - 1) / 2;
+  ho = (x->shape[2] + 2 * padding - k) / stride + 1;
+  wo = (x->shape[3] + 2 * padding - k) / stride + 1;
+  y = nn_new4 (net, error, x->shape[0], w->shape[0], ho, wo);
+  if (y == NULL || !df_op_conv2d (net->cmd, y, x, w, b, stride, padding, error))
+    {
+      g_prefix_error (error, "%s: ", name);
+      return NULL;
+    }
+  return g_steal_pointer (&y);
+}
+
+DfTensor *
+nn_group_norm (DfNet *net, const DfTensor *x, const char *name, int groups, float eps,
+               gboolean silu, GError **error)
+{
+  const DfTensor *g = df_weights_get (net->w, error, "%s.weight", name);
+  const DfTensor *b = g ? df_weights_get (net->w, error, "%s.bias", name) : NULL;
+  g_autoptr (DfTensor) y = NULL;
+
+  if (b == NULL)
+    return NULL;
+  y = nn_new (net, error, x->ndim, x->shape);
+  if (y == NULL || !df_op_group_norm (net->cmd, y, x, g, b, groups, eps, silu, error))
+    {
+      g_prefix_error (error, "%s: ", name);
+      return NULL;
+    }
+  return g_steal_pointer (&y);
+}
+
+DfTensor *
+nn_layer_norm (DfNet *net, const DfTensor *x, const char *name, float eps, GError **error)
+{
+  const DfTensor *g = df_weights_get (net->w, error, "%s.weight", name);
+  const DfTensor *b = g ? df_weights_get (net->w, error, "%s.bias", name) : NULL;
+  g_autoptr (DfTensor) y = NULL;
+
+  if (b == NULL)
+    return NULL;
+  y = nn_new (net, error, x->ndim, x->shape);
+  if (y == NULL || !df_op_layer_norm (net->cmd, y, x, g, b, eps, error))
+    {
+      g_prefix_error (error, "%s: ", name);
+      return NULL;
+    }
+  return g_steal_pointer (&y);
+}
+
+DfTensor *
+nn_unary (DfNet *net, const DfTensor *x, DfUnary op, GError **error)
+{
+  g_autoptr (DfTensor) y = nn_new (net, error, x->ndim, x->shape);
+
+  if (y == NULL || !df_op_unary (net->cmd, y, x, op, error))
+    return NULL;
+  return g_steal_pointer (&y);
+}
+
+gboolean
+nn_add_inplace (DfNet *net, DfTensor *a, const DfTensor *b, GError **error)
+{
+  return df_op_binary (net->cmd, a, a, b, DF_BINARY_ADD, error);
+}
+
+DfTensor *
+nn_nchw_to_nlc (DfNet *net, const DfTensor *x, GError **error)
+{
+  static const int perm[4] = { 0, 2, 3, 1 };
+  g_autoptr (DfTensor) y = nn_new4 (net, error, x->shape[0], x->shape[2], x->shape[3],
+                                    x->shape[1]);
+  const int64_t nlc[3] = { x->shape[0], x->shape[2] * x->shape[3], x->shape[1] };
+
+  if (y == NULL || !df_op_permute (net->cmd, y, x, perm, error)
+      || !df_tensor_reshape (y, 3, nlc, error))
+    return NULL;
+  return g_steal_pointer (&y);
+}
+
+DfTensor *
+nn_nlc_to_nchw (DfNet *net, const DfTensor *x, int64_t h, int64_t w, GError **error)
+{
+  static const int perm[4] = { 0, 3, 1, 2 };
+  DfTensor view = *x;
+  const int64_t nhwc[4] = { x->shape[0], h, w, x->shape[2] };
+  g_autoptr (DfTensor) y = nn_new4 (net, error, x->shape[0], x->shape[2], h, w);
+
+  /* a reshaped view of x: same allocation, other shape */
+  if (y == NULL || !df_tensor_reshape (&view, 4, nhwc, error)
+      || !df_op_permute (net->cmd, y, &view, perm, error))
+    return NULL;
+  return g_steal_pointer (&y);
+}
+
+DfTensor *
+nn_attention (DfNet *net, const DfTensor *x, const DfTensor *context, const char *name,
+              int heads, GError **error)
+{
+  g_autofree char *qn = g_strdup_printf ("%s.to_q", name);
+  g_autofree char *kn = g_strdup_printf ("%s.to_k", name);
+  g_autofree char *vn = g_strdup_printf ("%s.to_v", name);
+  g_autofree char *on = g_strdup_printf ("%s.to_out.0", name);
+  const DfTensor *kv_in = context ? context : x;
+  g_autoptr (DfTensor) q = NULL;
+  g_autoptr (DfTensor) k = NULL;
+  g_autoptr (DfTensor) v = NULL;
+  g_autoptr (DfTensor) a = NULL;
+  int64_t inner;
+
+  q = nn_linear (net, x, qn, error);
+  k = q ? nn_linear (net, kv_in, kn, error) : NULL;
+  v = k ? nn_linear (net, kv_in, vn, error) : NULL;
+  if (v == NULL)
+    return NULL;
+  inner = q->shape[q->ndim - 1];
+  a = nn_new (net, error, q->ndim, q->shape);
+  if (a == NULL
+      || !df_op_attention (net->cmd, a, q, k, v, heads, (float) (1.0 / sqrt ((double) inner / heads)),
+                           FALSE, error))
+    {
+      g_prefix_error (error, "%s: ", name);
+      return NULL;
+    }
+  g_clear_pointer (&q, df_tensor_free);
+  g_clear_pointer (&k, df_tensor_free);
+  g_clear_pointer (&v, df_tensor_free);
+  return nn_linear (net, a, on, error);
+}

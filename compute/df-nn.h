@@ -1,0 +1,73 @@
+/* df-nn.h — building blocks shared by the networks (internal).
+ *
+ * DfWeights holds one component's weights on the device, uploaded once,
+ * under their internal names without the component prefix.  DfNet is the
+ * state of one forward recording: the command buffer, the weights, the
+ * dtype of activations.  The nn_* helpers each record an op (or a few)
+ * and return a NEW tensor, or NULL with the error set; the caller frees
+ * inputs once they are dead (the allocator reuses their memory at once,
+ * and the recording inserts the barriers that reuse needs). */
+#pragma once
+
+#include "df-networks.h"
+#include "df-private.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  DfContext *ctx;
+  DfDType dtype;
+  char *prefix;       /* "unet.", "vae.", "text_encoder." */
+  GHashTable *tensors; /* name without prefix → DfTensor* */
+  uint64_t bytes;
+} DfWeights;
+
+/* Uploads every tensor of @model whose internal name starts with @prefix,
+ * converted to @dtype. */
+DfWeights *df_weights_load (DfContext *ctx, DfModel *model, const char *prefix, DfDType dtype,
+                            GError **error);
+void df_weights_free (DfWeights *w);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DfWeights, df_weights_free)
+/* A weight by printf-style name (without the prefix); a missing one is
+ * DF_ERROR_INVALID_MODEL naming it. */
+const DfTensor *df_weights_get (DfWeights *w, GError **error, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
+/* The same, NULL without error when absent (optional biases, shortcuts). */
+const DfTensor *df_weights_find (DfWeights *w, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+typedef struct
+{
+  DfCmd *cmd;
+  DfContext *ctx;
+  DfWeights *w;
+  DfDType dtype;
+} DfNet;
+
+/* A new activation tensor of the net's dtype. */
+DfTensor *nn_new (DfNet *net, GError **error, int ndim, const int64_t *shape);
+DfTensor *nn_new4 (DfNet *net, GError **error, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+
+/* y = x · Wᵀ + b with W = <name>.weight [N, K], b = <name>.bias if present. */
+DfTensor *nn_linear (DfNet *net, const DfTensor *x, const char *name, GError **error);
+/* y = conv(x, <name>.weight, <name>.bias) with the kernel size taken from
+ * the weight; padding (k − 1) / 2 unless @padding ≥ 0. */
+DfTensor *nn_conv (DfNet *net, const DfTensor *x, const char *name, int stride, int padding,
+                   GError **error);
+DfTensor *nn_group_norm (DfNet *net, const DfTensor *x, const char *name, int groups, float eps,
+                         gboolean silu, GError **error);
+DfTensor *nn_layer_norm (DfNet *net, const DfTensor *x, const char *name, float eps,
+                         GError **error);
+DfTensor *nn_unary (DfNet *net, const DfTensor *x, DfUnary op, GError **error);
+/* a += b (b broadcast) */
+gboolean nn_add_inplace (DfNet *net, DfTensor *a, const DfTensor *b, GError **error);
+/* [B, C, H, W] ↔ [B, H·W, C] */
+DfTensor *nn_nchw_to_nlc (DfNet *net, const DfTensor *x, GError **error);
+DfTensor *nn_nlc_to_nchw (DfNet *net, const DfTensor *x, int64_t h, int64_t w, GError **error);
+/* diffusers' Attention: to_q, to_k, to_v (bias if present), fused
+ * attention over @heads heads, to_out.0.  x [B, L, C]; context [B, M, Cc]
+ * or NULL for self-attention. */
+DfTensor *nn_attention (DfNet *net, const DfTensor *x, const DfTensor *context, const char *name,
+                        int heads, GError **error);
+
+G_END_DECLS

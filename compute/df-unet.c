@@ -1,0 +1,394 @@
+/* df-unet.c — the UNet (diffusers' UNet2DConditionModel) as SD 1.x, SD 1.x
+ * inpainting and SD 2.x configure it.
+ *
+ *   emb  = time_embedding(timestep_embedding(t))                 [B, 4·C0]
+ *   x    = conv_in(sample)                                       [B, C0, h, w]
+ *   down: per block, layers_per_block × (resnet, transformer if cross-attn),
+ *         then a stride-2 conv except in the last block; every output kept
+ *   mid:  resnet, transformer, resnet
+ *   up:   per block (channels reversed), (layers_per_block + 1) × (concat
+ *         the latest kept output, resnet, transformer if cross-attn), then
+ *         nearest 2× + conv except in the last block
+ *   out  = conv_out(SiLU(GroupNorm(x)))
+ *
+ * diffusers names the config's head count "attention_head_dim" (for SD 1.x
+ * 8 in every block; SD 2.x 5, 10, 20, 20): each transformer has that many
+ * heads of width channels / heads. */
+#include <math.h>
+#include <string.h>
+
+#include "df-nn.h"
+
+#define GN_GROUPS(u) ((u)->config.norm_num_groups)
+
+struct _DfUNet
+{
+  DfContext *ctx;
+  DfUNetConfig config;
+  DfWeights *w;
+};
+
+DfUNet *
+df_unet_new (DfContext *ctx, DfModel *model, DfDType dtype, GError **error)
+{
+  g_autoptr (DfUNet) unet = g_new0 (DfUNet, 1);
+  const DfUNetConfig *c = df_model_get_unet_config (model);
+
+  unet->ctx = ctx;
+  unet->config = *c;
+  if (c->n_blocks < 1 || c->n_blocks > DF_MAX_BLOCKS || c->layers_per_block < 1
+      || c->norm_num_groups < 1)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_MODEL, "Invalid UNet configuration");
+      return NULL;
+    }
+  unet->w = df_weights_load (ctx, model, "unet.", dtype, error);
+  if (unet->w == NULL)
+    return NULL;
+  return g_steal_pointer (&unet);
+}
+
+void
+df_unet_free (DfUNet *unet)
+{
+  if (unet == NULL)
+    return;
+  df_weights_free (unet->w);
+  g_free (unet);
+}
+
+const DfUNetConfig *
+df_unet_get_config (DfUNet *unet)
+{
+  return &unet->config;
+}
+
+uint64_t
+df_unet_get_weight_bytes (DfUNet *unet)
+{
+  return unet->w->bytes;
+}
+
+static int
+heads_of_block (DfUNet *u, int block)
+{
+  const DfUNetConfig *c = &u->config;
+
+  return c->attention_head_dim_is_list ? c->attention_head_dim[block] : c->attention_head_dim[0];
+}
+
+/* ResnetBlock2D: x [B, Ci, h, w], emb_act = SiLU(emb) [B, 4·C0] →
+ * [B, Co, h, w].  Returns a new tensor. */
+static DfTensor *
+resnet (DfUNet *u, DfNet *net, const DfTensor *x, const DfTensor *emb_act, const char *name,
+        GError **error)
+{
+  float eps = u->config.norm_eps;
+  g_autofree char *norm1 = g_strdup_printf ("%s.norm1", name);
+  g_autofree char *conv1 = g_strdup_printf ("%s.conv1", name);
+  g_autofree char *temb = g_strdup_printf ("%s.time_emb_proj", name);
+  g_autofree char *norm2 = g_strdup_printf ("%s.norm2", name);
+  g_autofree char *conv2 = g_strdup_printf ("%s.conv2", name);
+  g_autofree char *shortcut = g_strdup_printf ("%s.conv_shortcut", name);
+  g_autoptr (DfTensor) h = NULL;
+  g_autoptr (DfTensor) h2 = NULL;
+  g_autoptr (DfTensor) t = NULL;
+  g_autoptr (DfTensor) out = NULL;
+
+  h = nn_group_norm (net, x, norm1, GN_GROUPS (u), eps, TRUE, error);
+  h2 = h ? nn_conv (net, h, conv1, 1, -1, error) : NULL;
+  if (h2 == NULL)
+    return NULL;
+  g_clear_pointer (&h, df_tensor_free);
+  /* + time_emb_proj(SiLU(emb))[:, :, None, None] */
+  t = nn_linear (net, emb_act, temb, error);
+  if (t == NULL)
+    return NULL;
+  {
+    const int64_t bc11[4] = { t->shape[0], t->shape[1], 1, 1 };
+    if (!df_tensor_reshape (t, 4, bc11, error) || !nn_add_inplace (net, h2, t, error))
+      return NULL;
+  }
+  h = nn_group_norm (net, h2, norm2, GN_GROUPS (u), eps, TRUE, error);
+  if (h == NULL)
+    return NULL;
+  g_clear_pointer (&h2, df_tensor_free);
+  out = nn_conv (net, h, conv2, 1, -1, error);
+  if (out == NULL)
+    return NULL;
+  if (df_weights_find (net->w, "%s.weight", shortcut))
+    {
+      g_autoptr (DfTensor) s = nn_conv (net, x, shortcut, 1, 0, error);
+      if (s == NULL || !nn_add_inplace (net, out, s, error))
+        return NULL;
+    }
+  else if (!nn_add_inplace (net, out, x, error))
+    return NULL;
+  return g_steal_pointer (&out);
+}
+
+/* BasicTransformerBlock on h [B, L, C], in place. */
+static gboolean
+transformer_block (DfUNet *u, DfNet *net, DfTensor *h, const DfTensor *context,
+                   const char *name, int heads, GError **error)
+{
+  g_autofree char *norm1 = g_strdup_printf ("%s.norm1", name);
+  g_autofree char *attn1 = g_strdup_printf ("%s.attn1", name);
+  g_autofree char *norm2 = g_strdup_printf ("%s.norm2", name);
+  g_autofree char *attn2 = g_strdup_printf ("%s.attn2", name);
+  g_autofree char *norm3 = g_strdup_printf ("%s.norm3", name);
+  g_autofree char *ff_in = g_strdup_printf ("%s.ff.net.0.proj", name);
+  g_autofree char *ff_out = g_strdup_printf ("%s.ff.net.2", name);
+  const float eps = 1e-5f;
+
+  {
+    g_autoptr (DfTensor) n = nn_layer_norm (net, h, norm1, eps, error);
+    g_autoptr (DfTensor) a = n ? nn_attention (net, n, NULL, attn1, heads, error) : NULL;
+    if (a == NULL || !nn_add_inplace (net, h, a, error))
+      return FALSE;
+  }
+  {
+    g_autoptr (DfTensor) n = nn_layer_norm (net, h, norm2, eps, error);
+    g_autoptr (DfTensor) a = n ? nn_attention (net, n, context, attn2, heads, error) : NULL;
+    if (a == NULL || !nn_add_inplace (net, h, a, error))
+      return FALSE;
+  }
+  {
+    g_autoptr (DfTensor) n = nn_layer_norm (net, h, norm3, eps, error);
+    g_autoptr (DfTensor) p = n ? nn_linear (net, n, ff_in, error) : NULL;
+    g_autoptr (DfTensor) g = NULL;
+    g_autoptr (DfTensor) o = NULL;
+    int64_t shape[DF_MAX_DIMS];
+
+    if (p == NULL)
+      return FALSE;
+    g_clear_pointer (&n, df_tensor_free);
+    memcpy (shape, p->shape, sizeof shape);
+    shape[p->ndim - 1] /= 2;
+    g = nn_new (net, error, p->ndim, shape);
+    if (g == NULL || !df_op_geglu (net->cmd, g, p, error))
+      return FALSE;
+    g_clear_pointer (&p, df_tensor_free);
+    o = nn_linear (net, g, ff_out, error);
+    return o != NULL && nn_add_inplace (net, h, o, error);
+  }
+}
+
+/* Transformer2DModel: x [B, C, h, w] → new [B, C, h, w]. */
+static DfTensor *
+transformer (DfUNet *u, DfNet *net, const DfTensor *x, const DfTensor *context,
+             const char *name, int heads, GError **error)
+{
+  const gboolean linear = u->config.use_linear_projection;
+  int64_t hh = x->shape[2], ww = x->shape[3];
+  g_autofree char *norm = g_strdup_printf ("%s.norm", name);
+  g_autofree char *proj_in = g_strdup_printf ("%s.proj_in", name);
+  g_autofree char *proj_out = g_strdup_printf ("%s.proj_out", name);
+  g_autofree char *block = g_strdup_printf ("%s.transformer_blocks.0", name);
+  g_autoptr (DfTensor) n = NULL;
+  g_autoptr (DfTensor) h = NULL;
+  g_autoptr (DfTensor) out = NULL;
+
+  n = nn_group_norm (net, x, norm, GN_GROUPS (u), 1e-6f, FALSE, error);
+  if (n == NULL)
+    return NULL;
+  if (linear)
+    {
+      g_autoptr (DfTensor) nl = nn_nchw_to_nlc (net, n, error);
+      h = nl ? nn_linear (net, nl, proj_in, error) : NULL;
+    }
+  else
+    {
+      g_autoptr (DfTensor) p = nn_conv (net, n, proj_in, 1, 0, error);
+      h = p ? nn_nchw_to_nlc (net, p, error) : NULL;
+    }
+  if (h == NULL)
+    return NULL;
+  g_clear_pointer (&n, df_tensor_free);
+
+  if (!transformer_block (u, net, h, context, block, heads, error))
+    return NULL;
+
+  if (linear)
+    {
+      g_autoptr (DfTensor) p = nn_linear (net, h, proj_out, error);
+      out = p ? nn_nlc_to_nchw (net, p, hh, ww, error) : NULL;
+    }
+  else
+    {
+      g_autoptr (DfTensor) p = nn_nlc_to_nchw (net, h, hh, ww, error);
+      out = p ? nn_conv (net, p, proj_out, 1, 0, error) : NULL;
+    }
+  if (out == NULL || !nn_add_inplace (net, out, x, error))
+    return NULL;
+  return g_steal_pointer (&out);
+}
+
+static DfTensor *
+upsample (DfNet *net, const DfTensor *x, const char *conv, GError **error)
+{
+  g_autoptr (DfTensor) up = nn_new4 (net, error, x->shape[0], x->shape[1], x->shape[2] * 2,
+                                     x->shape[3] * 2);
+
+  if (up == NULL || !df_op_upsample_nearest2x (net->cmd, up, x, error))
+    return NULL;
+  return nn_conv (net, up, conv, 1, 1, error);
+}
+
+gboolean
+df_unet_forward (DfUNet *u, DfCmd *cmd, DfTensor *out, const DfTensor *sample,
+                 const DfTensor *timesteps, const DfTensor *context, GError **error)
+{
+  const DfUNetConfig *c = &u->config;
+  DfNet net = { .cmd = cmd, .ctx = u->ctx, .w = u->w, .dtype = u->w->dtype };
+  g_autoptr (GPtrArray) skips = g_ptr_array_new_with_free_func ((GDestroyNotify) df_tensor_free);
+  g_autoptr (DfTensor) emb = NULL;
+  g_autoptr (DfTensor) x = NULL;
+  int64_t batch = sample->shape[0];
+  int64_t factor = (int64_t) 1 << (c->n_blocks - 1);
+  char name[128];
+
+  if (sample->ndim != 4 || sample->shape[1] != c->in_channels || sample->shape[2] % factor
+      || sample->shape[3] % factor)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "UNet: expected a sample [batch, %d, h, w] with h and w divisible by %"
+                   G_GINT64_FORMAT ", got %s",
+                   c->in_channels, factor, df_shape_str (sample));
+      return FALSE;
+    }
+  if (context->ndim != 3 || context->shape[0] != batch
+      || context->shape[2] != c->cross_attention_dim)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "UNet: expected a context [%" G_GINT64_FORMAT ", tokens, %d], got %s", batch,
+                   c->cross_attention_dim, df_shape_str (context));
+      return FALSE;
+    }
+  {
+    const int64_t want[4] = { batch, c->out_channels, sample->shape[2], sample->shape[3] };
+    if (!df_check_shape ("UNet output", out, 4, want, error)
+        || !df_check_numel ("UNet timesteps", timesteps, batch, error))
+      return FALSE;
+  }
+
+  /* time embedding; resnets use SiLU(emb) */
+  {
+    g_autoptr (DfTensor) t = nn_new4 (&net, error, batch, c->block_out_channels[0], 0, 0);
+    g_autoptr (DfTensor) t1 = NULL;
+    if (t == NULL
+        || !df_op_timestep_embedding (cmd, t, timesteps, c->flip_sin_to_cos, c->freq_shift,
+                                      error))
+      return FALSE;
+    t1 = nn_linear (&net, t, "time_embedding.linear_1", error);
+    if (t1 == NULL || !df_op_unary (cmd, t1, t1, DF_UNARY_SILU, error))
+      return FALSE;
+    emb = nn_linear (&net, t1, "time_embedding.linear_2", error);
+    if (emb == NULL || !df_op_unary (cmd, emb, emb, DF_UNARY_SILU, error))
+      return FALSE;
+  }
+
+  x = nn_conv (&net, sample, "conv_in", 1, 1, error);
+  if (x == NULL)
+    return FALSE;
+  g_ptr_array_add (skips, g_steal_pointer (&x));
+  x = NULL;
+
+  /* down */
+  {
+    DfTensor *cur = g_ptr_array_index (skips, 0);
+    for (int b = 0; b < c->n_blocks; b++)
+      {
+        for (int l = 0; l < c->layers_per_block; l++)
+          {
+            DfTensor *r;
+            g_snprintf (name, sizeof name, "down_blocks.%d.resnets.%d", b, l);
+            r = resnet (u, &net, cur, emb, name, error);
+            if (r == NULL)
+              return FALSE;
+            if (c->down_block_attention[b])
+              {
+                g_autoptr (DfTensor) r0 = r;
+                g_snprintf (name, sizeof name, "down_blocks.%d.attentions.%d", b, l);
+                r = transformer (u, &net, r0, context, name, heads_of_block (u, b), error);
+                if (r == NULL)
+                  return FALSE;
+              }
+            g_ptr_array_add (skips, r);
+            cur = r;
+          }
+        if (b < c->n_blocks - 1)
+          {
+            g_snprintf (name, sizeof name, "down_blocks.%d.downsamplers.0.conv", b);
+            cur = nn_conv (&net, cur, name, 2, 1, error);
+            if (cur == NULL)
+              return FALSE;
+            g_ptr_array_add (skips, cur);
+          }
+      }
+    /* mid: the last kept output is not popped here, only read */
+    x = resnet (u, &net, cur, emb, "mid_block.resnets.0", error);
+    if (x == NULL)
+      return FALSE;
+    {
+      g_autoptr (DfTensor) x0 = g_steal_pointer (&x);
+      x = transformer (u, &net, x0, context, "mid_block.attentions.0",
+                       heads_of_block (u, c->n_blocks - 1), error);
+      if (x == NULL)
+        return FALSE;
+    }
+    {
+      g_autoptr (DfTensor) x0 = g_steal_pointer (&x);
+      x = resnet (u, &net, x0, emb, "mid_block.resnets.1", error);
+      if (x == NULL)
+        return FALSE;
+    }
+  }
+
+  /* up */
+  for (int b = 0; b < c->n_blocks; b++)
+    {
+      int rb = c->n_blocks - 1 - b; /* the matching down block */
+      for (int l = 0; l < c->layers_per_block + 1; l++)
+        {
+          DfTensor *skip = g_ptr_array_steal_index (skips, skips->len - 1);
+          g_autoptr (DfTensor) s = skip;
+          g_autoptr (DfTensor) cat = nn_new4 (&net, error, batch, x->shape[1] + s->shape[1],
+                                              x->shape[2], x->shape[3]);
+          g_autoptr (DfTensor) x0 = g_steal_pointer (&x);
+          if (cat == NULL || !df_op_concat (cmd, cat, x0, s, error))
+            return FALSE;
+          g_clear_pointer (&x0, df_tensor_free);
+          g_clear_pointer (&s, df_tensor_free);
+          g_snprintf (name, sizeof name, "up_blocks.%d.resnets.%d", b, l);
+          x = resnet (u, &net, cat, emb, name, error);
+          if (x == NULL)
+            return FALSE;
+          if (c->up_block_attention[b])
+            {
+              g_autoptr (DfTensor) x1 = g_steal_pointer (&x);
+              g_snprintf (name, sizeof name, "up_blocks.%d.attentions.%d", b, l);
+              x = transformer (u, &net, x1, context, name, heads_of_block (u, rb), error);
+              if (x == NULL)
+                return FALSE;
+            }
+        }
+      if (b < c->n_blocks - 1)
+        {
+          g_autoptr (DfTensor) x0 = g_steal_pointer (&x);
+          g_snprintf (name, sizeof name, "up_blocks.%d.upsamplers.0.conv", b);
+          x = upsample (&net, x0, name, error);
+          if (x == NULL)
+            return FALSE;
+        }
+    }
+
+  {
+    g_autoptr (DfTensor) n = nn_group_norm (&net, x, "conv_norm_out", GN_GROUPS (u),
+                                            c->norm_eps, TRUE, error);
+    const DfTensor *w = n ? df_weights_get (u->w, error, "conv_out.weight") : NULL;
+    if (w == NULL)
+      return FALSE;
+    return df_op_conv2d (cmd, out, n, w, df_weights_find (u->w, "conv_out.bias"), 1, 1, error);
+  }
+}

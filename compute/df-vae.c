@@ -1,0 +1,295 @@
+/* df-vae.c — the VAE (diffusers' AutoencoderKL): decoder and encoder.
+ *
+ * decode: z [B, 4, h, w] → post_quant_conv → conv_in → mid (resnet,
+ *         attention, resnet) → up blocks (channels reversed; each
+ *         layers_per_block + 1 resnets, then nearest 2× + conv except the
+ *         last) → GroupNorm + SiLU → conv_out → [B, 3, h·f, w·f]
+ * encode: x [B, 3, H, W] → conv_in → down blocks (layers_per_block
+ *         resnets, then pad right/bottom by one and a stride-2 conv except
+ *         the last) → mid → GroupNorm + SiLU → conv_out → quant_conv →
+ *         moments [B, 8, H/f, W/f]
+ *
+ * Resnets here have no time embedding; the mid attention is one head as
+ * wide as the channels. */
+#include <math.h>
+#include <string.h>
+
+#include "df-nn.h"
+
+#define VAE_EPS 1e-6f
+
+struct _DfVae
+{
+  DfContext *ctx;
+  DfVAEConfig config;
+  DfWeights *w;
+};
+
+DfVae *
+df_vae_new (DfContext *ctx, DfModel *model, DfDType dtype, GError **error)
+{
+  g_autoptr (DfVae) vae = g_new0 (DfVae, 1);
+  const DfVAEConfig *c = df_model_get_vae_config (model);
+
+  vae->ctx = ctx;
+  vae->config = *c;
+  if (c->n_blocks < 1 || c->n_blocks > DF_MAX_BLOCKS || c->layers_per_block < 1)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_MODEL, "Invalid VAE configuration");
+      return NULL;
+    }
+  vae->w = df_weights_load (ctx, model, "vae.", dtype, error);
+  if (vae->w == NULL)
+    return NULL;
+  return g_steal_pointer (&vae);
+}
+
+void
+df_vae_free (DfVae *vae)
+{
+  if (vae == NULL)
+    return;
+  df_weights_free (vae->w);
+  g_free (vae);
+}
+
+const DfVAEConfig *
+df_vae_get_config (DfVae *vae)
+{
+  return &vae->config;
+}
+
+uint64_t
+df_vae_get_weight_bytes (DfVae *vae)
+{
+  return vae->w->bytes;
+}
+
+/* ResnetBlock2D without a time embedding. */
+static DfTensor *
+resnet (DfVae *v, DfNet *net, const DfTensor *x, const char *name, GError **error)
+{
+  int groups = v->config.norm_num_groups;
+  g_autofree char *norm1 = g_strdup_printf ("%s.norm1", name);
+  g_autofree char *conv1 = g_strdup_printf ("%s.conv1", name);
+  g_autofree char *norm2 = g_strdup_printf ("%s.norm2", name);
+  g_autofree char *conv2 = g_strdup_printf ("%s.conv2", name);
+  g_autofree char *shortcut = g_strdup_printf ("%s.conv_shortcut", name);
+  g_autoptr (DfTensor) h = NULL;
+  g_autoptr (DfTensor) h2 = NULL;
+  g_autoptr (DfTensor) out = NULL;
+
+  h = nn_group_norm (net, x, norm1, groups, VAE_EPS, TRUE, error);
+  h2 = h ? nn_conv (net, h, conv1, 1, -1, error) : NULL;
+  if (h2 == NULL)
+    return NULL;
+  g_clear_pointer (&h, df_tensor_free);
+  h = nn_group_norm (net, h2, norm2, groups, VAE_EPS, TRUE, error);
+  if (h == NULL)
+    return NULL;
+  g_clear_pointer (&h2, df_tensor_free);
+  out = nn_conv (net, h, conv2, 1, -1, error);
+  if (out == NULL)
+    return NULL;
+  if (df_weights_find (net->w, "%s.weight", shortcut))
+    {
+      g_autoptr (DfTensor) s = nn_conv (net, x, shortcut, 1, 0, error);
+      if (s == NULL || !nn_add_inplace (net, out, s, error))
+        return NULL;
+    }
+  else if (!nn_add_inplace (net, out, x, error))
+    return NULL;
+  return g_steal_pointer (&out);
+}
+
+/* Mid-block attention: GroupNorm, one head over h·w tokens, residual. */
+static DfTensor *
+attention (DfVae *v, DfNet *net, const DfTensor *x, const char *name, GError **error)
+{
+  g_autofree char *norm = g_strdup_printf ("%s.group_norm", name);
+  g_autoptr (DfTensor) n = NULL;
+  g_autoptr (DfTensor) seq = NULL;
+  g_autoptr (DfTensor) a = NULL;
+  g_autoptr (DfTensor) out = NULL;
+
+  n = nn_group_norm (net, x, norm, v->config.norm_num_groups, VAE_EPS, FALSE, error);
+  seq = n ? nn_nchw_to_nlc (net, n, error) : NULL;
+  if (seq == NULL)
+    return NULL;
+  g_clear_pointer (&n, df_tensor_free);
+  a = nn_attention (net, seq, NULL, name, 1, error);
+  if (a == NULL)
+    return NULL;
+  g_clear_pointer (&seq, df_tensor_free);
+  out = nn_nlc_to_nchw (net, a, x->shape[2], x->shape[3], error);
+  if (out == NULL || !nn_add_inplace (net, out, x, error))
+    return NULL;
+  return g_steal_pointer (&out);
+}
+
+static DfTensor *
+mid_block (DfVae *v, DfNet *net, const DfTensor *x, const char *part, GError **error)
+{
+  g_autofree char *r0 = g_strdup_printf ("%s.mid_block.resnets.0", part);
+  g_autofree char *a0 = g_strdup_printf ("%s.mid_block.attentions.0", part);
+  g_autofree char *r1 = g_strdup_printf ("%s.mid_block.resnets.1", part);
+  g_autoptr (DfTensor) h = resnet (v, net, x, r0, error);
+  g_autoptr (DfTensor) h2 = h ? attention (v, net, h, a0, error) : NULL;
+
+  if (h2 == NULL)
+    return NULL;
+  g_clear_pointer (&h, df_tensor_free);
+  return resnet (v, net, h2, r1, error);
+}
+
+/* GroupNorm + SiLU, then conv_out. */
+static DfTensor *
+head (DfVae *v, DfNet *net, const DfTensor *x, const char *part, GError **error)
+{
+  g_autofree char *norm = g_strdup_printf ("%s.conv_norm_out", part);
+  g_autofree char *conv = g_strdup_printf ("%s.conv_out", part);
+  g_autoptr (DfTensor) n = nn_group_norm (net, x, norm, v->config.norm_num_groups, VAE_EPS,
+                                          TRUE, error);
+
+  return n ? nn_conv (net, n, conv, 1, 1, error) : NULL;
+}
+
+static DfNet
+net_for (DfVae *v, DfCmd *cmd)
+{
+  return (DfNet){ .cmd = cmd, .ctx = v->ctx, .w = v->w, .dtype = v->w->dtype };
+}
+
+gboolean
+df_vae_decode (DfVae *v, DfCmd *cmd, DfTensor *image, const DfTensor *latent, GError **error)
+{
+  const DfVAEConfig *c = &v->config;
+  DfNet net = net_for (v, cmd);
+  int64_t f = (int64_t) 1 << (c->n_blocks - 1);
+  g_autoptr (DfTensor) z = NULL;
+  g_autoptr (DfTensor) x = NULL;
+  g_autoptr (DfTensor) out = NULL;
+  char name[128];
+
+  if (latent->ndim != 4 || latent->shape[1] != c->latent_channels)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "VAE decoder: expected a latent [batch, %d, h, w], got %s",
+                   c->latent_channels, df_shape_str (latent));
+      return FALSE;
+    }
+  {
+    const int64_t want[4] = { latent->shape[0], c->out_channels, latent->shape[2] * f,
+                              latent->shape[3] * f };
+    if (!df_check_shape ("VAE decoder output", image, 4, want, error))
+      return FALSE;
+  }
+
+  z = nn_conv (&net, latent, "post_quant_conv", 1, 0, error);
+  x = z ? nn_conv (&net, z, "decoder.conv_in", 1, 1, error) : NULL;
+  if (x == NULL)
+    return FALSE;
+  g_clear_pointer (&z, df_tensor_free);
+  {
+    g_autoptr (DfTensor) x0 = g_steal_pointer (&x);
+    x = mid_block (v, &net, x0, "decoder", error);
+    if (x == NULL)
+      return FALSE;
+  }
+  for (int b = 0; b < c->n_blocks; b++)
+    {
+      for (int l = 0; l < c->layers_per_block + 1; l++)
+        {
+          g_autoptr (DfTensor) x0 = g_steal_pointer (&x);
+          g_snprintf (name, sizeof name, "decoder.up_blocks.%d.resnets.%d", b, l);
+          x = resnet (v, &net, x0, name, error);
+          if (x == NULL)
+            return FALSE;
+        }
+      if (b < c->n_blocks - 1)
+        {
+          g_autoptr (DfTensor) x0 = g_steal_pointer (&x);
+          g_autoptr (DfTensor) up = nn_new4 (&net, error, x0->shape[0], x0->shape[1],
+                                             x0->shape[2] * 2, x0->shape[3] * 2);
+          if (up == NULL || !df_op_upsample_nearest2x (cmd, up, x0, error))
+            return FALSE;
+          g_snprintf (name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.conv", b);
+          x = nn_conv (&net, up, name, 1, 1, error);
+          if (x == NULL)
+            return FALSE;
+        }
+    }
+  out = head (v, &net, x, "decoder", error);
+  if (out == NULL)
+    return FALSE;
+  /* copy into the caller's tensor: scale by 1 */
+  return df_op_scale (cmd, image, out, 1.0f, 0.0f, error);
+}
+
+gboolean
+df_vae_encode (DfVae *v, DfCmd *cmd, DfTensor *moments, const DfTensor *image, GError **error)
+{
+  const DfVAEConfig *c = &v->config;
+  DfNet net = net_for (v, cmd);
+  int64_t f = (int64_t) 1 << (c->n_blocks - 1);
+  g_autoptr (DfTensor) x = NULL;
+  g_autoptr (DfTensor) h = NULL;
+  const DfTensor *w;
+  char name[128];
+
+  if (image->ndim != 4 || image->shape[1] != c->in_channels || image->shape[2] % f
+      || image->shape[3] % f)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "VAE encoder: expected an image [batch, %d, H, W] with H and W divisible "
+                   "by %" G_GINT64_FORMAT ", got %s",
+                   c->in_channels, f, df_shape_str (image));
+      return FALSE;
+    }
+  {
+    const int64_t want[4] = { image->shape[0], 2 * c->latent_channels, image->shape[2] / f,
+                              image->shape[3] / f };
+    if (!df_check_shape ("VAE encoder output", moments, 4, want, error))
+      return FALSE;
+  }
+
+  x = nn_conv (&net, image, "encoder.conv_in", 1, 1, error);
+  if (x == NULL)
+    return FALSE;
+  for (int b = 0; b < c->n_blocks; b++)
+    {
+      for (int l = 0; l < c->layers_per_block; l++)
+        {
+          g_autoptr (DfTensor) x0 = g_steal_pointer (&x);
+          g_snprintf (name, sizeof name, "encoder.down_blocks.%d.resnets.%d", b, l);
+          x = resnet (v, &net, x0, name, error);
+          if (x == NULL)
+            return FALSE;
+        }
+      if (b < c->n_blocks - 1)
+        {
+          /* diffusers pads (0, 1, 0, 1) and convolves with padding 0 */
+          g_autoptr (DfTensor) x0 = g_steal_pointer (&x);
+          g_autoptr (DfTensor) padded = nn_new4 (&net, error, x0->shape[0], x0->shape[1],
+                                                 x0->shape[2] + 1, x0->shape[3] + 1);
+          if (padded == NULL || !df_op_pad2d (cmd, padded, x0, 0, 0, error))
+            return FALSE;
+          g_snprintf (name, sizeof name, "encoder.down_blocks.%d.downsamplers.0.conv", b);
+          x = nn_conv (&net, padded, name, 2, 0, error);
+          if (x == NULL)
+            return FALSE;
+        }
+    }
+  {
+    g_autoptr (DfTensor) x0 = g_steal_pointer (&x);
+    x = mid_block (v, &net, x0, "encoder", error);
+    if (x == NULL)
+      return FALSE;
+  }
+  h = head (v, &net, x, "encoder", error);
+  w = h ? df_weights_get (v->w, error, "quant_conv.weight") : NULL;
+  if (w == NULL)
+    return FALSE;
+  return df_op_conv2d (cmd, moments, h, w, df_weights_find (v->w, "quant_conv.bias"), 1, 0,
+                       error);
+}

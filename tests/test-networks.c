@@ -1,0 +1,272 @@
+/* test-networks.c — the CLIP text encoder, the UNet and the VAE against
+ * diffusers / transformers on tiny random-weight models
+ * (tests/data/tiny/<name>, made by tests/reference/make_network_golden.py):
+ * SD 1.x-like, inpainting-like (9 input channels) and SD 2.x-like (GELU
+ * text encoder, linear projections, per-block head counts), each in the
+ * fp32 path (tolerance 1e-3 of the output's scale) and the fp16 path
+ * (1e-2). */
+#include <math.h>
+#include <string.h>
+
+#include "df-networks.h"
+#include "df-test.h"
+
+typedef struct
+{
+  const char *model;
+  DfDType dtype;
+} Case;
+
+static double
+tolerance (DfDType dtype)
+{
+  return dtype == DF_DTYPE_F16 ? 1e-2 : 1e-3;
+}
+
+typedef struct
+{
+  DfModel *model;
+  DfSafetensors *golden;
+} Fixture;
+
+static void
+fixture_open (Fixture *f, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_strdup_printf ("%s/tiny/%s", g_getenv ("DIFFUSE_TEST_DATA"), name);
+  g_autofree char *golden = g_build_filename (dir, "golden.safetensors", NULL);
+
+  f->model = df_model_open_full (dir, DF_MODEL_OPEN_ANY_SIZE, &error);
+  g_assert_no_error (error);
+  f->golden = df_safetensors_open (golden, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_close (Fixture *f)
+{
+  g_clear_pointer (&f->model, df_model_free);
+  g_clear_pointer (&f->golden, df_safetensors_free);
+}
+
+/* A golden tensor as fp32 host data; its shape into shape/ndim. */
+static float *
+golden (Fixture *f, const char *name, int *ndim, int64_t *shape)
+{
+  g_autoptr (GError) error = NULL;
+  const DfTensorInfo *info = df_safetensors_lookup (f->golden, name);
+  float *data;
+
+  g_assert_nonnull (info);
+  data = g_new (float, df_tensor_info_numel (info));
+  g_assert_true (df_tensor_info_read_f32 (info, data, df_tensor_info_numel (info), &error));
+  g_assert_no_error (error);
+  if (ndim)
+    {
+      *ndim = info->ndim;
+      for (int i = 0; i < info->ndim; i++)
+        shape[i] = info->shape[i];
+    }
+  return data;
+}
+
+static void
+test_clip (gconstpointer data)
+{
+  const Case *c = data;
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  Fixture f = { 0 };
+  g_autoptr (DfClip) clip = NULL;
+  g_autoptr (DfCmd) cmd = NULL;
+  int ndim;
+  int64_t shape[4];
+  g_autofree float *ids_f = NULL;
+  g_autofree uint32_t *ids = NULL;
+  g_autofree float *want_last = NULL;
+  g_autofree float *want_skip = NULL;
+  g_autofree float *got = NULL;
+  int64_t n;
+
+  fixture_open (&f, c->model);
+  clip = df_clip_new (ctx, f.model, c->dtype, &error);
+  g_assert_no_error (error);
+  cmd = df_cmd_new (ctx, &error);
+  g_assert_no_error (error);
+
+  ids_f = golden (&f, "clip.ids", &ndim, shape);
+  g_assert_cmpint (shape[1], ==, 77);
+  ids = g_new (uint32_t, shape[0] * 77);
+  for (int64_t i = 0; i < shape[0] * 77; i++)
+    ids[i] = (uint32_t) ids_f[i];
+  want_last = golden (&f, "clip.last", &ndim, shape);
+  want_skip = golden (&f, "clip.skip1", NULL, NULL);
+  n = shape[0] * shape[1] * shape[2];
+  got = g_new (float, n);
+
+  /* two chunks of 77 = the golden batch of 2 */
+  g_assert_true (df_clip_encode (clip, cmd, ids, NULL, 2, 0, got, &error));
+  g_assert_no_error (error);
+  df_test_assert_close (got, want_last, n, tolerance (c->dtype));
+
+  g_assert_true (df_clip_encode (clip, cmd, ids, NULL, 2, 1, got, &error));
+  g_assert_no_error (error);
+  df_test_assert_close (got, want_skip, n, tolerance (c->dtype));
+
+  /* weights of 1 change nothing; others change only what they should */
+  {
+    g_autofree float *w = g_new (float, 2 * 77);
+    g_autofree float *weighted = g_new (float, n);
+    for (int i = 0; i < 2 * 77; i++)
+      w[i] = 1.0f;
+    g_assert_true (df_clip_encode (clip, cmd, ids, w, 2, 1, weighted, &error));
+    g_assert_cmpmem (weighted, n * sizeof (float), got, n * sizeof (float));
+    w[5] = 1.5f;
+    g_assert_true (df_clip_encode (clip, cmd, ids, w, 2, 1, weighted, &error));
+    g_assert_no_error (error);
+    /* chunk 2 is untouched; chunk 1's token 5 grew relative to token 4 */
+    g_assert_cmpmem (weighted + n / 2, (n / 2) * sizeof (float), got + n / 2,
+                     (n / 2) * sizeof (float));
+    {
+      int64_t width = shape[2];
+      double ratio4 = weighted[4 * width] / got[4 * width];
+      double ratio5 = weighted[5 * width] / got[5 * width];
+      g_assert_cmpfloat (fabs (ratio5 / ratio4 - 1.5), <, 1e-3);
+    }
+  }
+
+  /* a clip skip that leaves no layer is refused */
+  g_assert_false (df_clip_encode (clip, cmd, ids, NULL, 2, 99, got, &error));
+  g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
+  fixture_close (&f);
+}
+
+static DfTensor *
+upload_golden (Fixture *f, DfContext *ctx, DfDType dtype, const char *name)
+{
+  int ndim;
+  int64_t shape[4];
+  g_autofree float *x = golden (f, name, &ndim, shape);
+
+  return df_test_tensor (ctx, dtype, x, ndim, shape);
+}
+
+static void
+test_unet (gconstpointer data)
+{
+  const Case *c = data;
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  Fixture f = { 0 };
+  g_autoptr (DfUNet) unet = NULL;
+  g_autoptr (DfCmd) cmd = NULL;
+  g_autoptr (DfTensor) sample = NULL;
+  g_autoptr (DfTensor) t = NULL;
+  g_autoptr (DfTensor) context = NULL;
+  g_autoptr (DfTensor) out = NULL;
+  g_autofree float *want = NULL;
+  g_autofree float *got = NULL;
+  int ndim;
+  int64_t shape[4];
+
+  fixture_open (&f, c->model);
+  unet = df_unet_new (ctx, f.model, c->dtype, &error);
+  g_assert_no_error (error);
+  cmd = df_cmd_new (ctx, &error);
+  g_assert_no_error (error);
+  sample = upload_golden (&f, ctx, c->dtype, "unet.sample");
+  t = upload_golden (&f, ctx, DF_DTYPE_F32, "unet.timestep");
+  context = upload_golden (&f, ctx, c->dtype, "unet.context");
+  want = golden (&f, "unet.out", &ndim, shape);
+  out = df_test_tensor (ctx, c->dtype, NULL, ndim, shape);
+
+  g_assert_true (df_unet_forward (unet, cmd, out, sample, t, context, &error));
+  g_assert_no_error (error);
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  got = df_test_download (out);
+  df_test_assert_close (got, want, df_tensor_numel (out), tolerance (c->dtype));
+
+  /* a sample of the wrong channel count is refused */
+  {
+    g_autoptr (DfTensor) bad = df_tensor_new4 (ctx, c->dtype, 2, 3, 6, 8, &error);
+    g_assert_false (df_unet_forward (unet, cmd, out, bad, t, context, &error));
+    g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
+  }
+  fixture_close (&f);
+}
+
+static void
+test_vae (gconstpointer data)
+{
+  const Case *c = data;
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  Fixture f = { 0 };
+  g_autoptr (DfVae) vae = NULL;
+  g_autoptr (DfCmd) cmd = NULL;
+  g_autoptr (DfTensor) latent = NULL;
+  g_autoptr (DfTensor) image = NULL;
+  g_autoptr (DfTensor) decoded = NULL;
+  g_autoptr (DfTensor) moments = NULL;
+  g_autofree float *want_dec = NULL;
+  g_autofree float *want_mom = NULL;
+  g_autofree float *got = NULL;
+  int ndim;
+  int64_t shape[4];
+
+  fixture_open (&f, c->model);
+  vae = df_vae_new (ctx, f.model, c->dtype, &error);
+  g_assert_no_error (error);
+  cmd = df_cmd_new (ctx, &error);
+  g_assert_no_error (error);
+
+  latent = upload_golden (&f, ctx, c->dtype, "vae.latent");
+  want_dec = golden (&f, "vae.decoded", &ndim, shape);
+  decoded = df_test_tensor (ctx, c->dtype, NULL, ndim, shape);
+  g_assert_true (df_vae_decode (vae, cmd, decoded, latent, &error));
+  g_assert_no_error (error);
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  got = df_test_download (decoded);
+  df_test_assert_close (got, want_dec, df_tensor_numel (decoded), tolerance (c->dtype));
+  g_clear_pointer (&got, g_free);
+
+  image = upload_golden (&f, ctx, c->dtype, "vae.image");
+  want_mom = golden (&f, "vae.moments", &ndim, shape);
+  moments = df_test_tensor (ctx, c->dtype, NULL, ndim, shape);
+  g_assert_true (df_vae_encode (vae, cmd, moments, image, &error));
+  g_assert_no_error (error);
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  got = df_test_download (moments);
+  df_test_assert_close (got, want_mom, df_tensor_numel (moments), tolerance (c->dtype));
+  fixture_close (&f);
+}
+
+int
+main (int argc, char **argv)
+{
+  static const char *models[] = { "sd1", "sd1-inpaint", "sd2" };
+  static Case cases[6];
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  for (int m = 0; m < 3; m++)
+    for (int d = 0; d < 2; d++)
+      {
+        Case *c = &cases[m * 2 + d];
+        const char *dt = d ? "f16" : "f32";
+        g_autofree char *p_clip = g_strdup_printf ("/networks/%s/%s/clip", models[m], dt);
+        g_autofree char *p_unet = g_strdup_printf ("/networks/%s/%s/unet", models[m], dt);
+        g_autofree char *p_vae = g_strdup_printf ("/networks/%s/%s/vae", models[m], dt);
+        c->model = models[m];
+        c->dtype = d ? DF_DTYPE_F16 : DF_DTYPE_F32;
+        /* the inpainting model differs from sd1 only in its UNet */
+        if (m != 1)
+          g_test_add_data_func (p_clip, c, test_clip);
+        g_test_add_data_func (p_unet, c, test_unet);
+        if (m != 1)
+          g_test_add_data_func (p_vae, c, test_vae);
+      }
+  ret = g_test_run ();
+  df_test_context_free ();
+  return ret;
+}
