@@ -12,7 +12,8 @@
  * image read zero.  Each invocation computes a TO × TP register tile: TO
  * output channels times TP consecutive output pixels (flattened over the
  * rows), loading TO weights and TP input pixels per (c, ky, kx) step; no
- * shared memory.  The grid is x: pixel tiles, y: channel tiles, z: images. */
+ * shared memory.  The grid is x: pixel tiles, y: channel tiles, z: images
+ * (workgroup size 1 along z). */
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -32,12 +33,13 @@ void
 main ()
 {
   const uint npix = p.ho * p.wo;
+  /* With a workgroup one invocation high, the output channels (and image)
+   * are uniform across the workgroup, so the weight loads are too: one
+   * load for all invocations on CPU devices.  No early return for the same
+   * reason; out-of-range invocations clamp their loads and store nothing. */
   const uint pix0 = gl_GlobalInvocationID.x * TP;
-  const uint o0 = gl_GlobalInvocationID.y * TO;
-  const uint img = gl_GlobalInvocationID.z;
-
-  if (pix0 >= npix || o0 >= p.o)
-    return;
+  const uint o0 = (gl_WorkGroupSize.y == 1 ? gl_WorkGroupID.y : gl_GlobalInvocationID.y) * TO;
+  const uint img = gl_WorkGroupID.z;
 
   const uint plane = p.h * p.w;
   const uint taps = p.ksize * p.ksize;

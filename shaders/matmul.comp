@@ -12,7 +12,7 @@
  * shared memory and no barriers (the fast path on CPU devices such as
  * lavapipe).  Edge tiles clamp their loads to the last row/column and
  * store only what lies inside y, so any M, N, K work.  The grid is
- * x: column tiles, y: row tiles, z: batch. */
+ * x: column tiles, y: row tiles, z: batch (workgroup size 1 along z). */
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -31,12 +31,13 @@ layout(std430, binding = 3) readonly buffer Bias { STORE_T bias[]; };
 void
 main ()
 {
+  /* With a workgroup one invocation high, the rows (and batch) are uniform
+   * across the workgroup, so the loads of a are too: one load for all
+   * invocations on CPU devices.  There is no early return for the same
+   * reason; out-of-range invocations clamp their loads and store nothing. */
   const uint n0 = gl_GlobalInvocationID.x * TN;
-  const uint m0 = gl_GlobalInvocationID.y * TM;
-  const uint batch = gl_GlobalInvocationID.z;
-
-  if (m0 >= p.m || n0 >= p.n)
-    return;
+  const uint m0 = (gl_WorkGroupSize.y == 1 ? gl_WorkGroupID.y : gl_GlobalInvocationID.y) * TM;
+  const uint batch = gl_WorkGroupID.z;
 
   /* b element (k, n) lies at b_col[n] + k · b_step_k */
   const uint b_step_k = p.transpose_b != 0 ? 1u : p.n;

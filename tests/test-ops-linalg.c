@@ -99,6 +99,8 @@ test_linear (gconstpointer data)
   check_linear (dtype, 2, 37, 45, 71, TRUE);
   check_linear (dtype, 1, 5, 3, 1, FALSE);
   check_linear (dtype, 3, 1, 130, 9, TRUE);
+  /* N = 131: more than one workgroup of columns */
+  check_linear (dtype, 1, 19, 21, 131, TRUE);
 }
 
 /* ------------------------------------------------------------------------
@@ -139,6 +141,7 @@ test_matmul (gconstpointer data)
   check_matmul (dtype, 3, 67, 33, 75, FALSE, 1.0f);
   check_matmul (dtype, 2, 41, 57, 19, TRUE, 0.125f);
   check_matmul (dtype, 1, 1, 7, 3, FALSE, -2.0f);
+  check_matmul (dtype, 2, 17, 9, 133, FALSE, 1.0f);
 }
 
 /* 2-D operands are one batch element. */
@@ -262,8 +265,8 @@ test_attention (gconstpointer data)
   /* CLIP: causal self-attention, D = 64 */
   check_attention (dtype, 2, 2, 64, 23, 23, 1.0f / 8.0f, TRUE);
   /* a single key, fewer keys than queries under the causal mask */
-  check_attention (dtype, 1, 1, 8, 5, 1, 1.0f, FALSE);
-  check_attention (dtype, 1, 2, 16, 11, 6, 0.5f, TRUE);
+  check_attention (dtype, 1, 1, 40, 5, 1, 1.0f, FALSE);
+  check_attention (dtype, 1, 2, 64, 11, 6, 0.5f, TRUE);
 }
 
 /* ------------------------------------------------------------------------

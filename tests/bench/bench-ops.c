@@ -5,10 +5,14 @@
  *
  * Each case runs once to compile its pipeline, then --reps times recorded
  * into one command buffer; the time is the wall time of df_cmd_submit_wait
- * over those reps.  Run by hand:
- *   _build/tests/bench/bench-ops [--device NAME] [--reps N] [--full] */
+ * over those reps.  On a CPU device the process's CPU time (all threads)
+ * is printed too: on a shared machine it is steadier than wall time.
+ * Run by hand:
+ *   _build/tests/bench/bench-ops [--device NAME] [--reps N] [--full] [--only TEXT] */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 
 #include "df.h"
 
@@ -103,9 +107,21 @@ make_tensors (DfContext *ctx, DfCmd *cmd, const BenchCase *bc, DfDType dtype, in
   return df_cmd_submit_wait (cmd, error);
 }
 
+/* CPU time of the whole process (the device's worker threads included
+ * when the device is lavapipe), in microseconds. */
+static int64_t
+cpu_time_us (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  return (int64_t) ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec
+         + (int64_t) ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+}
+
 static gboolean
 run_case (DfContext *ctx, const BenchCase *bc, DfDType dtype, int reps, gboolean scaled,
-          GError **error)
+          gboolean cpu_device, GError **error)
 {
   g_autoptr (DfCmd) cmd = df_cmd_new (ctx, error);
   DfTensor *t[4] = { NULL };
@@ -114,7 +130,7 @@ run_case (DfContext *ctx, const BenchCase *bc, DfDType dtype, int reps, gboolean
   int64_t a = bc->spatial && scaled ? (bc->kind == CASE_CONV2D ? bc->b / 2 : bc->a / 4)
                                     : (bc->kind == CASE_CONV2D ? bc->b : bc->a);
   double flops = 0;
-  int64_t start, elapsed;
+  int64_t start, elapsed, cpu_start, cpu;
 
   if (cmd == NULL || !make_tensors (ctx, cmd, bc, dtype, a, t, error))
     goto out;
@@ -126,20 +142,24 @@ run_case (DfContext *ctx, const BenchCase *bc, DfDType dtype, int reps, gboolean
     if ((flops = record_case (cmd, bc, a, t, error)) == 0)
       goto out;
   start = g_get_monotonic_time ();
+  cpu_start = cpu_time_us ();
   if (!df_cmd_submit_wait (cmd, error))
     goto out;
   elapsed = g_get_monotonic_time () - start;
+  cpu = cpu_time_us () - cpu_start;
 
   {
     const char *label = bc->label;
     double ms = elapsed / 1000.0 / reps;
+    double cpu_ms = cpu / 1000.0 / reps;
+
+    printf ("%-36s %s", label, df_dtype_name (dtype));
     if (scaled)
-      printf ("%-40s %s  (scaled: %s %" G_GINT64_FORMAT ")  %9.2f ms  %8.2f GFLOP/s\n",
-              label, df_dtype_name (dtype), bc->kind == CASE_CONV2D ? "side" : "tokens", a,
-              ms, flops / (ms * 1e6));
-    else
-      printf ("%-40s %s  %9.2f ms  %8.2f GFLOP/s\n", label, df_dtype_name (dtype), ms,
-              flops / (ms * 1e6));
+      printf ("  (%s %" G_GINT64_FORMAT ")", bc->kind == CASE_CONV2D ? "side" : "tokens", a);
+    printf ("  %9.2f ms  %8.2f GFLOP/s", ms, flops / (ms * 1e6));
+    if (cpu_device)
+      printf ("   cpu %9.2f ms  %8.2f GFLOP/cpu-s", cpu_ms, flops / (cpu_ms * 1e6));
+    printf ("\n");
     fflush (stdout);
   }
   ok = TRUE;
@@ -156,12 +176,14 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (GOptionContext) options = g_option_context_new ("— op GFLOP/s at SD 1.5 shapes");
   g_autofree char *device = NULL;
+  g_autofree char *only = NULL;
   int reps = 0;
   gboolean full = FALSE;
   GOptionEntry entries[] = {
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "Device index or name", "DEVICE" },
     { "reps", 'r', 0, G_OPTION_ARG_INT, &reps, "Repetitions per case", "N" },
     { "full", 0, 0, G_OPTION_ARG_NONE, &full, "Full SD 1.5 sizes even on a CPU device", NULL },
+    { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Only cases whose label contains TEXT", "TEXT" },
     { NULL },
   };
   g_autoptr (DfContext) ctx = NULL;
@@ -193,7 +215,9 @@ main (int argc, char **argv)
       if (dtype == DF_DTYPE_F16 && !info->storage_16bit)
         continue;
       for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
-        if (!run_case (ctx, &cases[i], dtype, reps, scaled, &error))
+        if ((only == NULL || strstr (cases[i].label, only) != NULL)
+            && !run_case (ctx, &cases[i], dtype, reps, scaled, info->type == DF_DEVICE_CPU,
+                          &error))
           {
             fprintf (stderr, "bench-ops: %s: %s\n", cases[i].label, error->message);
             return 1;
