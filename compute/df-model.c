@@ -553,6 +553,9 @@ detect_single_file (DfModel *model, DfSafetensors *st, GError **error)
   if (n == 0)
     return missing (model, "no UNet down blocks", error);
   model->unet.n_blocks = n;
+  for (int b = 0; b < n; b++)
+    if (model->unet.block_out_channels[b] < 1)
+      return missing (model, "a UNet block without channels", error);
   for (n = 0; shape_of (model, 4, "unet.down_blocks.0.resnets.%d.conv1.weight", n) != NULL; n++)
     ;
   model->unet.layers_per_block = n;
@@ -600,6 +603,9 @@ detect_single_file (DfModel *model, DfSafetensors *st, GError **error)
     return missing (model, "not a complete Stable Diffusion checkpoint: no VAE "
                            "(first_stage_model.*)", error);
   model->vae.n_blocks = n;
+  for (int b = 0; b < n; b++)
+    if (model->vae.block_out_channels[b] < 1)
+      return missing (model, "a VAE block without channels", error);
   model->vae.latent_channels = (int) s[0];
   if ((s = shape_of (model, 4, "vae.encoder.conv_in.weight")) != NULL)
     model->vae.in_channels = (int) s[1];
@@ -629,6 +635,10 @@ detect_single_file (DfModel *model, DfSafetensors *st, GError **error)
                         n) != NULL; n++)
     ;
   model->clip.num_hidden_layers = n;
+  if (model->clip.hidden_size != model->unet.cross_attention_dim
+      || n < (model->family == DF_FAMILY_SD2 ? 2 : 1))
+    return missing (model, "the text encoder does not fit the UNet (width or layer count)",
+                    error);
   if (model->family == DF_FAMILY_SD2)
     {
       /* SD 2.x takes OpenCLIP's penultimate layer: like diffusers, drop

@@ -623,6 +623,41 @@ test_model_single_refused (void)
     expect_refused (m, error, DF_ERROR_UNSUPPORTED_MODEL, "dtype I64", "i64.safetensors");
     g_clear_error (&error);
   }
+  /* empty tensors of the right ranks: accepted only when the text
+   * encoder's width is the UNet's context width */
+  for (int width = 768; width <= 1024; width += 256)
+    {
+      g_autoptr (TestSt) w = test_st_new ();
+      g_autofree char *path = g_build_filename (dir, "empty.safetensors", NULL);
+      const char *u = "model.diffusion_model.";
+      char name[256];
+
+#define E(prefix, key, ...) (g_snprintf (name, sizeof name, "%s%s", prefix, key), \
+                             test_st_add (w, name, "F16", TEST_SHAPE (__VA_ARGS__)))
+      E (u, "input_blocks.0.0.weight", 1, 4, 3, 3);
+      E (u, "out.2.weight", 4, 1, 3, 3);
+      E (u, "input_blocks.1.0.in_layers.2.weight", 1, 1, 3, 3);
+      E (u, "middle_block.1.transformer_blocks.0.attn2.to_k.weight", 0, 768);
+      E ("first_stage_model.", "encoder.down.0.block.0.conv1.weight", 1, 0, 3, 3);
+      E ("first_stage_model.", "post_quant_conv.weight", 4, 4, 1, 1);
+      E ("cond_stage_model.transformer.text_model.", "embeddings.token_embedding.weight", 0,
+         width);
+      E ("cond_stage_model.transformer.text_model.", "encoder.layers.0.layer_norm1.weight", 0);
+#undef E
+      test_st_write (w, path);
+      m = df_model_open (path, &error);
+      if (width == 768)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpstr (df_model_get_family_name (m), ==, "sd1");
+          g_clear_pointer (&m, df_model_free);
+        }
+      else
+        {
+          expect_refused (m, error, DF_ERROR_INVALID_MODEL, "does not fit", "empty.safetensors");
+          g_clear_error (&error);
+        }
+    }
   /* a malformed file stays a malformed-file error */
   {
     g_autofree char *path = g_build_filename (dir, "bad.safetensors", NULL);
