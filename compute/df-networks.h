@@ -84,4 +84,21 @@ gboolean df_vae_decode (DfVae *vae, DfCmd *cmd, DfTensor *image, const DfTensor 
 gboolean df_vae_encode (DfVae *vae, DfCmd *cmd, DfTensor *moments, const DfTensor *image,
                         GError **error);
 
+/* Host convenience for one image: latent [latent_channels, h, w] floats
+ * (already divided by the scaling factor) → image [out_channels, h·f,
+ * w·f].  @tile is the tile size in latent pixels: 0 decodes whole, −1
+ * chooses from the device's memory budget and per-binding limit
+ * (df_vae_choose_tile); tiles overlap by a quarter tile, at most 8 latent
+ * pixels, blended linearly so no seams show.  Peak device memory is that
+ * of one tile. */
+gboolean df_vae_decode_host (DfVae *vae, DfCmd *cmd, const float *latent, int64_t h, int64_t w,
+                             int tile, float *image, GError **error);
+/* image [in_channels, H, W] in [−1, 1] → moments [2·latent_channels, H/f,
+ * W/f]; @tile in latent pixels as above. */
+gboolean df_vae_encode_host (DfVae *vae, DfCmd *cmd, const float *image, int64_t h, int64_t w,
+                             int tile, float *moments, GError **error);
+/* The tile size (latent pixels) for an h × w latent: 0 when the whole
+ * image fits.  DIFFUSE_VAE_TILE in the environment overrides it. */
+int df_vae_choose_tile (DfVae *vae, int64_t h, int64_t w);
+
 G_END_DECLS

@@ -293,3 +293,187 @@ df_vae_encode (DfVae *v, DfCmd *cmd, DfTensor *moments, const DfTensor *image, G
   return df_op_conv2d (cmd, moments, h, w, df_weights_find (v->w, "quant_conv.bias"), 1, 0,
                        error);
 }
+
+/* ------------------------------------------------------------------------
+ * Host-side decode and encode, tiled when the image does not fit.
+ *
+ * A tile is decoded (or encoded) on its own; tiles overlap by @overlap
+ * latent pixels and are blended with linear ramps across the overlap, so
+ * no seam shows.  Group norms then see per-tile statistics, which is why
+ * tiling is only used when the whole image does not fit.
+ * ------------------------------------------------------------------------ */
+
+/* Bytes of the largest activation of a decode at latent size h × w: the
+ * decoder's widest full-resolution tensor (its second-to-last block's
+ * channels at 8h × 8w). */
+static uint64_t
+largest_activation (DfVae *v, int64_t h, int64_t w)
+{
+  const DfVAEConfig *c = &v->config;
+  int64_t f = (int64_t) 1 << (c->n_blocks - 1);
+  int64_t ch = c->n_blocks > 1 ? c->block_out_channels[1] : c->block_out_channels[0];
+
+  return (uint64_t) ch * (uint64_t) (h * f) * (uint64_t) (w * f) * df_dtype_size (v->w->dtype);
+}
+
+int
+df_vae_choose_tile (DfVae *v, int64_t h, int64_t w)
+{
+  const DfDeviceInfo *info = df_context_get_info (v->ctx);
+  /* a decode holds about six tensors of the largest size at once */
+  uint64_t budget = info->device_local_budget > v->w->bytes
+                        ? (info->device_local_budget - v->w->bytes) / 2
+                        : info->device_local_budget / 4;
+  int64_t t = MAX (h, w);
+  const char *env = g_getenv ("DIFFUSE_VAE_TILE");
+
+  if (env != NULL)
+    return (int) g_ascii_strtoll (env, NULL, 10);
+  if (largest_activation (v, h, w) <= info->max_storage_buffer_range
+      && 6 * largest_activation (v, h, w) <= budget)
+    return 0;
+  while (t > 16
+         && (largest_activation (v, t, t) > info->max_storage_buffer_range
+             || 6 * largest_activation (v, t, t) > budget))
+    t = t * 3 / 4;
+  return (int) MAX (16, t & ~7);
+}
+
+/* Start positions of tiles of size t with overlap o covering n. */
+static GArray *
+tile_starts (int64_t n, int64_t t, int64_t o)
+{
+  GArray *s = g_array_new (FALSE, FALSE, sizeof (int64_t));
+  int64_t pos = 0;
+
+  if (t >= n)
+    {
+      g_array_append_val (s, pos);
+      return s;
+    }
+  for (;;)
+    {
+      g_array_append_val (s, pos);
+      if (pos + t >= n)
+        break;
+      pos = MIN (pos + t - o, n - t);
+    }
+  return s;
+}
+
+/* Blend weight of a pixel at distance d from a tile edge that borders
+ * another tile (ramp over r pixels), 1 at image borders. */
+static float
+ramp (int64_t d, int64_t r, gboolean inner)
+{
+  if (!inner || r <= 0 || d >= r)
+    return 1.0f;
+  return ((float) d + 0.5f) / (float) r;
+}
+
+typedef gboolean (*TileFunc) (DfVae *v, DfCmd *cmd, DfTensor *out, const DfTensor *in,
+                              GError **error);
+
+/* Runs fn over tiles of in [cin, ih, iw] (host, one batch entry) giving
+ * out [cout, ih·num/den, iw·num/den]; t and o are in input pixels. */
+static gboolean
+run_tiled (DfVae *v, DfCmd *cmd, TileFunc fn, const float *in, int64_t cin, int64_t ih,
+           int64_t iw, int64_t cout, int64_t num, int64_t den, int64_t t, int64_t o,
+           float *out, GError **error)
+{
+  int64_t oh = ih * num / den, ow = iw * num / den;
+  int64_t th = MIN (t, ih), tw = MIN (t, iw);
+  g_autoptr (GArray) ys = tile_starts (ih, th, o);
+  g_autoptr (GArray) xs = tile_starts (iw, tw, o);
+  g_autofree float *acc = g_try_new0 (float, cout * oh * ow);
+  g_autofree float *wsum = g_try_new0 (float, oh * ow);
+  g_autofree float *tile_in = g_try_new (float, cin * th * tw);
+  g_autofree float *tile_out = g_try_new (float, cout * (th * num / den) * (tw * num / den));
+  g_autoptr (DfTensor) in_t = NULL;
+  g_autoptr (DfTensor) out_t = NULL;
+  int64_t toh = th * num / den, tow = tw * num / den, r = o * num / den;
+
+  if (!acc || !wsum || !tile_in || !tile_out)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_OUT_OF_DEVICE_MEMORY,
+                   "Out of host memory for a %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT " image",
+                   ow, oh);
+      return FALSE;
+    }
+  in_t = df_tensor_new4 (v->ctx, v->w->dtype, 1, cin, th, tw, error);
+  out_t = in_t ? df_tensor_new4 (v->ctx, v->w->dtype, 1, cout, toh, tow, error) : NULL;
+  if (out_t == NULL)
+    return FALSE;
+
+  for (guint yi = 0; yi < ys->len; yi++)
+    for (guint xi = 0; xi < xs->len; xi++)
+      {
+        int64_t y0 = g_array_index (ys, int64_t, yi), x0 = g_array_index (xs, int64_t, xi);
+        int64_t oy0 = y0 * num / den, ox0 = x0 * num / den;
+
+        for (int64_t c = 0; c < cin; c++)
+          for (int64_t y = 0; y < th; y++)
+            memcpy (tile_in + (c * th + y) * tw, in + (c * ih + y0 + y) * iw + x0,
+                    sizeof (float) * (size_t) tw);
+        if (!df_tensor_upload_f32 (in_t, tile_in, cin * th * tw, error)
+            || !fn (v, cmd, out_t, in_t, error) || !df_cmd_submit_wait (cmd, error)
+            || !df_tensor_download_f32 (out_t, tile_out, cout * toh * tow, error))
+          return FALSE;
+
+        for (int64_t y = 0; y < toh; y++)
+          {
+            float wy = MIN (ramp (y, r, yi > 0), ramp (toh - 1 - y, r, yi + 1 < ys->len));
+            for (int64_t x = 0; x < tow; x++)
+              {
+                float wx = MIN (ramp (x, r, xi > 0), ramp (tow - 1 - x, r, xi + 1 < xs->len));
+                float wgt = wy * wx;
+                int64_t p = (oy0 + y) * ow + ox0 + x;
+                wsum[p] += wgt;
+                for (int64_t c = 0; c < cout; c++)
+                  acc[c * oh * ow + p] += wgt * tile_out[(c * toh + y) * tow + x];
+              }
+          }
+      }
+  for (int64_t c = 0; c < cout; c++)
+    for (int64_t p = 0; p < oh * ow; p++)
+      out[c * oh * ow + p] = acc[c * oh * ow + p] / wsum[p];
+  return TRUE;
+}
+
+gboolean
+df_vae_decode_host (DfVae *v, DfCmd *cmd, const float *latent, int64_t h, int64_t w, int tile,
+                    float *image, GError **error)
+{
+  const DfVAEConfig *c = &v->config;
+  int64_t f = (int64_t) 1 << (c->n_blocks - 1);
+
+  if (tile < 0)
+    tile = df_vae_choose_tile (v, h, w);
+  if (tile == 0)
+    tile = (int) MAX (h, w);
+  return run_tiled (v, cmd, df_vae_decode, latent, c->latent_channels, h, w, c->out_channels,
+                    f, 1, tile, MIN (tile / 4, 8), image, error);
+}
+
+gboolean
+df_vae_encode_host (DfVae *v, DfCmd *cmd, const float *image, int64_t h, int64_t w, int tile,
+                    float *moments, GError **error)
+{
+  const DfVAEConfig *c = &v->config;
+  int64_t f = (int64_t) 1 << (c->n_blocks - 1);
+
+  if (h % f || w % f)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "VAE encoder: %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
+                   " is not a multiple of %" G_GINT64_FORMAT, w, h, f);
+      return FALSE;
+    }
+  if (tile < 0)
+    tile = df_vae_choose_tile (v, h / f, w / f);
+  if (tile == 0)
+    tile = (int) MAX (h, w) / (int) f;
+  /* tiles and overlap in image pixels, multiples of f */
+  return run_tiled (v, cmd, df_vae_encode, image, c->in_channels, h, w, 2 * c->latent_channels,
+                    1, f, tile * f, MIN (tile / 4, 8) * f, moments, error);
+}

@@ -241,6 +241,80 @@ test_vae (gconstpointer data)
   fixture_close (&f);
 }
 
+/* Tiled decode: one tile covering everything is the plain decode; several
+ * overlapping tiles show no seam: the step between neighbouring pixels
+ * across the blended boundary is no larger than elsewhere.  (Tiles are not
+ * compared with the whole decode: group norms see per-tile statistics,
+ * which on these random-weight models moves values a lot.) */
+static void
+test_vae_tiled (gconstpointer data)
+{
+  const Case *c = data;
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  Fixture f = { 0 };
+  g_autoptr (DfVae) vae = NULL;
+  g_autoptr (DfCmd) cmd = NULL;
+  g_autofree float *latent = NULL;
+  g_autofree float *want = NULL;
+  g_autofree float *whole = NULL;
+  g_autofree float *tiled = NULL;
+  int64_t lh = 12, lw = 14, n;
+
+  fixture_open (&f, c->model);
+  vae = df_vae_new (ctx, f.model, c->dtype, &error);
+  g_assert_no_error (error);
+  cmd = df_cmd_new (ctx, &error);
+  latent = df_test_new_uniform (4 * lh * lw, 99, -1.5f, 1.5f);
+  /* a smooth latent, as real ones are */
+  for (int64_t i = 0; i < 4 * lh * lw; i++)
+    latent[i] = sinf ((float) (i % lw) * 0.4f + (float) (i / lw) * 0.3f) + 0.2f * latent[i];
+  n = 3 * (lh * 2) * (lw * 2);
+  whole = g_new (float, n);
+  tiled = g_new (float, n);
+
+  g_assert_true (df_vae_decode_host (vae, cmd, latent, lh, lw, 0, whole, &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr (DfTensor) lt = NULL;
+    g_autoptr (DfTensor) img = NULL;
+    const int64_t ls[4] = { 1, 4, lh, lw }, is[4] = { 1, 3, 2 * lh, 2 * lw };
+    lt = df_test_tensor (ctx, c->dtype, latent, 4, ls);
+    img = df_test_tensor (ctx, c->dtype, NULL, 4, is);
+    g_assert_true (df_vae_decode (vae, cmd, img, lt, &error));
+    g_assert_true (df_cmd_submit_wait (cmd, &error));
+    want = df_test_download (img);
+    g_assert_cmpmem (whole, n * sizeof (float), want, n * sizeof (float));
+  }
+
+  /* 8-pixel latent tiles overlapping by 2: tile columns start at latent
+   * 0 and 6, so the blended seam region is image columns 12..15 */
+  g_assert_true (df_vae_decode_host (vae, cmd, latent, lh, lw, 8, tiled, &error));
+  g_assert_no_error (error);
+  {
+    int64_t h = 2 * lh, w = 2 * lw;
+    double seam = 0, elsewhere = 0;
+    int n_seam = 0, n_else = 0;
+    for (int64_t ch = 0; ch < 3; ch++)
+      for (int64_t y = 0; y < h; y++)
+        for (int64_t x = 0; x + 1 < w; x++)
+          {
+            double d = fabs (tiled[(ch * h + y) * w + x + 1] - tiled[(ch * h + y) * w + x]);
+            if (x >= 11 && x <= 15)
+              seam += d, n_seam++;
+            else
+              elsewhere += d, n_else++;
+          }
+    seam /= n_seam;
+    elsewhere /= n_else;
+    if (g_test_verbose ())
+      g_test_message ("mean neighbour step: %g across the seam, %g elsewhere; "
+                      "tiled vs whole %g", seam, elsewhere, df_test_rel_error (tiled, whole, n));
+    g_assert_cmpfloat (seam, <, 1.5 * elsewhere);
+  }
+  fixture_close (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -265,6 +339,12 @@ main (int argc, char **argv)
         g_test_add_data_func (p_unet, c, test_unet);
         if (m != 1)
           g_test_add_data_func (p_vae, c, test_vae);
+        if (m == 0)
+          {
+            g_autofree char *p_tiled = g_strdup_printf ("/networks/%s/%s/vae-tiled", models[m],
+                                                        dt);
+            g_test_add_data_func (p_tiled, c, test_vae_tiled);
+          }
       }
   ret = g_test_run ();
   df_test_context_free ();
