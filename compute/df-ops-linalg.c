@@ -241,10 +241,10 @@ df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
                    df_shape_str (w), df_shape_str (x));
       return FALSE;
     }
-  if ((stride != 1 && stride != 2) || padding < 0 || padding > 1)
+  if ((stride != 1 && stride != 2) || padding < 0)
     {
       g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
-                   "conv2d: stride %d, padding %d not supported (stride 1 or 2, padding 0 or 1)",
+                   "conv2d: stride %d, padding %d not supported (stride 1 or 2, padding ≥ 0)",
                    stride, padding);
       return FALSE;
     }

@@ -186,7 +186,11 @@ gboolean df_op_fill (DfCmd *cmd, DfTensor *y, float value, GError **error);
  * count, shapes may differ). */
 gboolean df_op_cast (DfCmd *cmd, DfTensor *y, const DfTensor *x, GError **error);
 
-/* --- linear algebra (compute/df-ops-linalg.c) --- */
+/* --- linear algebra (compute/df-ops-linalg.c) --- *
+ * Each tensor is bound whole, so each must fit in one storage-buffer
+ * binding (max_storage_buffer_range, 128 MiB on lavapipe: e.g. a 4096 ×
+ * 8192 f32 matrix); a larger one is DF_ERROR_INVALID_ARGUMENT and splitting
+ * it is the caller's job. */
 
 /* y = x · wᵀ + bias.  x [..., K] (leading dimensions flattened to M),
  * w [N, K] as nn.Linear stores it, bias [N] or NULL, y [..., N]. */
@@ -201,7 +205,8 @@ gboolean df_op_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTenso
 
 /* 2-D convolution without an im2col buffer.  x [N, C, H, W],
  * w [O, C, k, k] with k = 1 or 3, bias [O] or NULL, stride 1 or 2,
- * y [N, O, Ho, Wo] with Ho = (H + 2·padding − k) / stride + 1. */
+ * padding ≥ 0 (zeros), y [N, O, Ho, Wo] with Ho = (H + 2·padding − k) /
+ * stride + 1. */
 gboolean df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
                        const DfTensor *bias, int stride, int padding, GError **error);
 

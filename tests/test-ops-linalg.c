@@ -214,6 +214,8 @@ test_conv2d (gconstpointer data)
   check_conv2d (dtype, 2, 7, 9, 5, 11, 3, 1, 1, FALSE);
   check_conv2d (dtype, 2, 13, 7, 9, 37, 1, 1, 0, TRUE);
   check_conv2d (dtype, 1, 3, 6, 8, 5, 3, 2, 0, FALSE);
+  /* padding 2 around a 1×1 kernel: whole rows and columns of bias only */
+  check_conv2d (dtype, 1, 4, 5, 3, 6, 1, 2, 2, TRUE);
 }
 
 /* ------------------------------------------------------------------------
@@ -343,6 +345,7 @@ test_invalid (void)
   assert_invalid (df_op_conv2d (cmd, cy, img, cw_5, NULL, 1, 1, ERR));
   assert_invalid (df_op_conv2d (cmd, cy, img, cw, NULL, 2, 1, ERR));
   assert_invalid (df_op_conv2d (cmd, cy, img, cw, NULL, 3, 1, ERR));
+  assert_invalid (df_op_conv2d (cmd, cy, img, cw, NULL, 1, -1, ERR));
   assert_invalid (df_op_conv2d (cmd, cy, img, cw, bias, 1, 1, ERR));
   /* attention: k/v width, batch, heads that leave D = 64 / 3 or 64 / 16 */
   assert_invalid (df_op_attention (cmd, out, q, kv_bad, kv_bad, 4, 0.25f, FALSE, ERR));
