@@ -103,6 +103,12 @@ GPtrArray *df_pipeline_run (DfPipeline *pipeline, const DfJob *job, DfProgressFu
                             gpointer progress_data, GCancellable *cancellable,
                             GArray **seeds_out, GError **error);
 
+/* The final latents of the last image the last run made, before the VAE
+ * decode ([latent_channels, h, w], scaled as the UNet sees them; *n gets
+ * the element count), or NULL.  For tests and tools; owned by @pipeline,
+ * valid until the next run. */
+const float *df_pipeline_get_last_latents (DfPipeline *pipeline, int64_t *n);
+
 /* ------------------------------------------------------------------------
  * The engine: one long-lived worker thread that owns the Vulkan context,
  * the model and the pipeline.  Calls are made from one thread (the UI's);
