@@ -19,6 +19,8 @@ static const Command commands[] = {
   { "devices", diffuse_cli_devices, N_("List Vulkan devices and their capabilities") },
   { "tokenize", diffuse_cli_tokenize, N_("Print the CLIP token ids of a text") },
   { "inspect", diffuse_cli_inspect, N_("Describe a model file or folder") },
+  { "generate", diffuse_cli_generate, N_("Make pictures from a prompt") },
+  { "bench", diffuse_cli_bench, N_("Time the networks on a model or synthetic weights") },
 };
 
 int

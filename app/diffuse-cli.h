@@ -12,6 +12,8 @@ G_BEGIN_DECLS
 int diffuse_cli_devices (int argc, char **argv);
 int diffuse_cli_tokenize (int argc, char **argv);
 int diffuse_cli_inspect (int argc, char **argv);
+int diffuse_cli_generate (int argc, char **argv);
+int diffuse_cli_bench (int argc, char **argv);
 
 /* Prints "diffuse-cli: MESSAGE" to stderr and returns 1. */
 int diffuse_cli_fail (const char *message);

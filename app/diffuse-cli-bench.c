@@ -1,0 +1,244 @@
+/* diffuse-cli-bench.c — `diffuse-cli bench`: how long loading, the text
+ * encoder, one guided UNet step and the VAE decode take, the peak device
+ * memory, and a per-shader breakdown of one UNet step from GPU timestamps.
+ *
+ * The figures are of the networks alone, as the pipeline runs them: each
+ * UNet step uploads its inputs, runs at batch 2 ([uncond, cond]), waits
+ * and reads back.  The first step includes the driver's shader
+ * compilation, so unet_step_s is the mean of the steps after it (of the
+ * only one when --steps is 1), and unet_first_step_s is reported apart. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "df-engine.h"
+#include "diffuse-cli.h"
+
+typedef struct
+{
+  const char *name;
+  double value;
+} Figure;
+
+static double
+seconds_since (gint64 start)
+{
+  return (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+int
+diffuse_cli_bench (int argc, char **argv)
+{
+  g_autofree char *model_path = NULL;
+  g_autofree char *synthetic = NULL;
+  g_autofree char *device = NULL;
+  int width = 512, height = 512, steps = 3;
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model_path,
+      N_("Model: a .safetensors checkpoint or a diffusers folder"), N_("PATH") },
+    { "synthetic", 0, 0, G_OPTION_ARG_STRING, &synthetic,
+      N_("Full-size model with synthetic weights instead of a file: sd15"), N_("NAME") },
+    { "width", 0, 0, G_OPTION_ARG_INT, &width, N_("Width in pixels (default 512)"), N_("W") },
+    { "height", 0, 0, G_OPTION_ARG_INT, &height, N_("Height in pixels (default 512)"), N_("H") },
+    { "steps", 0, 0, G_OPTION_ARG_INT, &steps, N_("UNet steps to time (default 3)"), N_("N") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print one JSON object"), NULL },
+    { "device", 0, 0, G_OPTION_ARG_STRING, &device,
+      N_("Vulkan device: an index or part of its name"), N_("N") },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfContext) ctx = NULL;
+  g_autoptr (DfModel) model = NULL;
+  g_autoptr (DfClip) clip = NULL;
+  g_autoptr (DfUNet) unet = NULL;
+  g_autoptr (DfVae) vae = NULL;
+  g_autoptr (DfCmd) cmd = NULL;
+  g_autoptr (DfCmd) profiled = NULL;
+  g_autoptr (DfTensor) sample = NULL;
+  g_autoptr (DfTensor) timestep = NULL;
+  g_autoptr (DfTensor) ctx_t = NULL;
+  g_autoptr (DfTensor) out = NULL;
+  g_autoptr (DfTensor) latent = NULL;
+  g_autoptr (DfTensor) image = NULL;
+  g_autoptr (DfRng) rng = df_rng_new (0);
+  g_autoptr (GArray) figures = g_array_new (FALSE, FALSE, sizeof (Figure));
+  g_autofree uint32_t *ids = NULL;
+  g_autofree float *text = NULL;
+  g_autofree float *x = NULL;
+  g_autofree float *eps = NULL;
+  const DfUNetConfig *uc;
+  const DfVAEConfig *vc;
+  const DfClipConfig *cc;
+  GHashTable *profile;
+  DfDType dtype;
+  int f, lw, lh;
+  int64_t n_lat, n_ctx;
+  gint64 start, t;
+  double first_step = 0, later_steps = 0;
+  const float ts[2] = { 999.0f, 999.0f };
+
+  g_option_context_set_summary (
+    context, _("Time the text encoder, the UNet and the VAE, and print the figures."));
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  if (!diffuse_cli_parse (context, &argc, &argv))
+    return 2;
+  if ((model_path == NULL) == (synthetic == NULL))
+    {
+      g_printerr ("diffuse-cli: %s\n", _("bench needs either --model or --synthetic"));
+      return 2;
+    }
+  if (steps < 1 || !df_image_check_size (width, height, &error))
+    return diffuse_cli_fail (error != NULL ? error->message : _("steps must be at least 1"));
+
+  start = g_get_monotonic_time ();
+  if ((ctx = df_context_new (device, &error)) == NULL)
+    return diffuse_cli_fail (error->message);
+  t = g_get_monotonic_time ();
+  if (synthetic != NULL)
+    /* The synthetic-weight generator (compute/df-synthetic.c) is not part
+     * of the engine library yet; until it is, say so plainly. */
+    g_set_error (&error, DF_ERROR, DF_ERROR_UNSUPPORTED_MODEL,
+                 _("synthetic weights (--synthetic %s) are not available in this build; use "
+                   "--model"), synthetic);
+  else
+    model = df_model_open_full (model_path, DF_MODEL_OPEN_ANY_SIZE, &error);
+  dtype = df_networks_default_dtype (ctx);
+  if (model == NULL || (clip = df_clip_new (ctx, model, dtype, &error)) == NULL
+      || (unet = df_unet_new (ctx, model, dtype, &error)) == NULL
+      || (vae = df_vae_new (ctx, model, dtype, &error)) == NULL
+      || (cmd = df_cmd_new (ctx, &error)) == NULL
+      || (profiled = df_cmd_new (ctx, &error)) == NULL)
+    return diffuse_cli_fail (error->message);
+  g_array_append_val (figures, ((Figure) { "load_s", seconds_since (t) }));
+
+  uc = df_unet_get_config (unet);
+  vc = df_vae_get_config (vae);
+  cc = df_clip_get_config (clip);
+  f = 1 << (vc->n_blocks - 1);
+  lw = width / f;
+  lh = height / f;
+  if (width % f || height % f || lw % (1 << (uc->n_blocks - 1)) || lh % (1 << (uc->n_blocks - 1)))
+    {
+      g_autofree char *msg = g_strdup_printf (
+        _("this model needs a width and height that are multiples of %d"),
+        f << (uc->n_blocks - 1));
+      return diffuse_cli_fail (msg);
+    }
+
+  /* the text encoder: two chunks (negative and positive prompt), ids of a
+   * short prompt within any vocabulary */
+  ids = g_new (uint32_t, 2 * 77);
+  for (int i = 0; i < 2 * 77; i++)
+    ids[i] = (uint32_t) (i % 77 == 0 ? cc->vocab_size - 2
+                         : i % 77 < 8 ? 300 + i % 77
+                                      : cc->vocab_size - 1);
+  text = g_new (float, (size_t) 2 * 77 * cc->hidden_size);
+  t = g_get_monotonic_time ();
+  if (!df_clip_encode (clip, cmd, ids, NULL, 2, 0, text, &error))
+    return diffuse_cli_fail (error->message);
+  g_array_append_val (figures, ((Figure) { "clip_s", seconds_since (t) }));
+
+  /* the UNet at batch 2 */
+  n_lat = (int64_t) 2 * uc->in_channels * lw * lh;
+  n_ctx = (int64_t) 2 * 77 * uc->cross_attention_dim;
+  x = g_new (float, n_lat);
+  eps = g_new (float, (int64_t) 2 * uc->out_channels * lw * lh);
+  df_rng_randn (rng, x, n_lat);
+  if ((sample = df_tensor_new4 (ctx, dtype, 2, uc->in_channels, lh, lw, &error)) == NULL
+      || (timestep = df_tensor_new4 (ctx, DF_DTYPE_F32, 2, 0, 0, 0, &error)) == NULL
+      || (ctx_t = df_tensor_new4 (ctx, dtype, 2, 77, uc->cross_attention_dim, 0, &error)) == NULL
+      || (out = df_tensor_new4 (ctx, dtype, 2, uc->out_channels, lh, lw, &error)) == NULL
+      || !df_tensor_upload_f32 (ctx_t, text, MIN (n_ctx, (int64_t) 2 * 77 * cc->hidden_size),
+                                &error)
+      || !df_tensor_upload_f32 (timestep, ts, 2, &error))
+    return diffuse_cli_fail (error->message);
+  for (int s = 0; s < steps; s++)
+    {
+      double dt;
+
+      t = g_get_monotonic_time ();
+      if (!df_tensor_upload_f32 (sample, x, n_lat, &error)
+          || !df_unet_forward (unet, cmd, out, sample, timestep, ctx_t, &error)
+          || !df_cmd_submit_wait (cmd, &error)
+          || !df_tensor_download_f32 (out, eps, df_tensor_numel (out), &error))
+        return diffuse_cli_fail (error->message);
+      dt = seconds_since (t);
+      if (s == 0)
+        first_step = dt;
+      else
+        later_steps += dt;
+    }
+  g_array_append_val (figures, ((Figure) { "unet_first_step_s", first_step }));
+  g_array_append_val (figures,
+                      ((Figure) { "unet_step_s",
+                                  steps > 1 ? later_steps / (steps - 1) : first_step }));
+
+  /* the VAE decoder */
+  t = g_get_monotonic_time ();
+  if ((latent = df_tensor_new4 (ctx, dtype, 1, vc->latent_channels, lh, lw, &error)) == NULL
+      || (image = df_tensor_new4 (ctx, dtype, 1, vc->out_channels, height, width, &error)) == NULL
+      || !df_tensor_upload_f32 (latent, eps, df_tensor_numel (latent), &error)
+      || !df_vae_decode (vae, cmd, image, latent, &error) || !df_cmd_submit_wait (cmd, &error))
+    return diffuse_cli_fail (error->message);
+  g_array_append_val (figures, ((Figure) { "vae_decode_s", seconds_since (t) }));
+  g_array_append_val (figures, ((Figure) { "total_s", seconds_since (start) }));
+  g_array_append_val (figures,
+                      ((Figure) { "peak_device_mib",
+                                  (double) df_context_get_peak_allocated (ctx) / (1 << 20) }));
+
+  /* one more UNet step with a timestamp after every dispatch */
+  df_cmd_set_profiling (profiled, TRUE);
+  if (!df_unet_forward (unet, profiled, out, sample, timestep, ctx_t, &error)
+      || !df_cmd_submit_wait (profiled, &error))
+    return diffuse_cli_fail (error->message);
+  profile = df_cmd_get_profile (profiled);
+
+  if (json)
+    printf ("{");
+  for (guint i = 0; i < figures->len; i++)
+    {
+      const Figure *fig = &g_array_index (figures, Figure, i);
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+      g_ascii_formatd (buf, sizeof buf, "%.4f", fig->value);
+      if (json)
+        printf ("%s\"%s\": %s", i ? ", " : "", fig->name, buf);
+      else
+        printf ("%s: %s\n", fig->name, buf);
+    }
+  if (profile != NULL && g_hash_table_size (profile) > 0)
+    {
+      guint n;
+      g_autofree gpointer *names = g_hash_table_get_keys_as_array (profile, &n);
+
+      qsort (names, n, sizeof (gpointer), compare_names);
+      if (json)
+        printf (", \"ops_ms\": {");
+      for (guint i = 0; i < n; i++)
+        {
+          const double *ms = g_hash_table_lookup (profile, names[i]);
+          char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+          g_ascii_formatd (buf, sizeof buf, "%.4f", *ms);
+          if (json)
+            printf ("%s\"%s\": %s", i ? ", " : "", (const char *) names[i], buf);
+          else
+            printf ("op.%s_ms: %s\n", (const char *) names[i], buf);
+        }
+      if (json)
+        printf ("}");
+    }
+  if (json)
+    printf ("}\n");
+  return 0;
+}
