@@ -33,6 +33,7 @@ struct _DfModel
   DfVAEConfig vae;
   DfClipConfig clip;
   char *tokenizer_dir;
+  GPtrArray *owned_data; /* tensor data of in-memory models (g_free) */
 };
 
 static void
@@ -55,6 +56,7 @@ df_model_free (DfModel *model)
   g_free (model->first_unknown);
   g_free (model->family_name);
   g_free (model->tokenizer_dir);
+  g_clear_pointer (&model->owned_data, g_ptr_array_unref);
   g_free (model->path);
   g_free (model->display);
   g_free (model);
@@ -1090,6 +1092,68 @@ open_diffusers (DfModel *model, GError **error)
                       error);
   }
   return TRUE;
+}
+
+/* ------------------------------------------------------------------------
+ * Models made in memory (the synthetic full-size models)
+ * ------------------------------------------------------------------------ */
+
+void
+df_model_sd15_configs (DfUNetConfig *unet, DfVAEConfig *vae, DfClipConfig *clip)
+{
+  DfModel tmp = { 0 };
+
+  set_defaults (&tmp);
+  *unet = tmp.unet;
+  *vae = tmp.vae;
+  *clip = tmp.clip;
+}
+
+void
+df_tensor_info_free_owned (DfTensorInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free ((char *) info->name);
+  g_free ((void *) info->data);
+  g_free (info);
+}
+
+DfModel *
+df_model_new_from_tensors (const char *display, DfFamily family, const DfUNetConfig *unet,
+                           const DfVAEConfig *vae, const DfClipConfig *clip, GPtrArray *infos)
+{
+  DfModel *model = g_new0 (DfModel, 1);
+
+  model->path = g_strdup (display);
+  model->display = g_strdup (display);
+  model->files = g_ptr_array_new_with_free_func ((GDestroyNotify) df_safetensors_free);
+  model->tensors = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, model_tensor_free);
+  model->owned_data = g_ptr_array_new_with_free_func (g_free);
+  set_defaults (model);
+  model->unet = *unet;
+  model->vae = *vae;
+  model->clip = *clip;
+  model->family = family;
+  model->inpaint = unet->in_channels == 9;
+  model->prediction = DF_PREDICTION_EPSILON;
+  for (guint i = 0; i < infos->len; i++)
+    {
+      DfTensorInfo *info = g_ptr_array_index (infos, i);
+      ModelTensor *mt = g_new0 (ModelTensor, 1);
+
+      mt->info = *info; /* takes the name */
+      mt->transform = DF_TRANSFORM_NONE;
+      mt->source = mt->info.name;
+      g_ptr_array_add (model->owned_data, (gpointer) info->data);
+      g_hash_table_replace (model->tensors, (gpointer) mt->info.name, mt);
+      g_free (info);
+      infos->pdata[i] = NULL; /* taken: the free function sees NULL */
+    }
+  g_ptr_array_set_size (infos, 0);
+  set_family_name (model);
+  collect_names (model);
+  return model;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -288,6 +288,33 @@ int df_model_n_ignored (DfModel *model);
 gboolean df_model_component_stats (DfModel *model, const char *component, int *n_tensors,
                                    int64_t *n_params, guint *dtypes);
 
+/* ------------------------------------------------------------------------
+ * Models made in memory
+ * ------------------------------------------------------------------------ */
+
+/* The configs of Stable Diffusion 1.5. */
+void df_model_sd15_configs (DfUNetConfig *unet, DfVAEConfig *vae, DfClipConfig *clip);
+/* A model over tensors in memory.  @infos holds DfTensorInfo* allocated
+ * with g_new, whose name and data (g_malloc'ed) the model takes: the array
+ * is left empty. */
+DfModel *df_model_new_from_tensors (const char *display, DfFamily family, const DfUNetConfig *unet,
+                                    const DfVAEConfig *vae, const DfClipConfig *clip,
+                                    GPtrArray *infos);
+/* Frees a DfTensorInfo whose name and data were allocated with g_malloc. */
+void df_tensor_info_free_owned (DfTensorInfo *info);
+
+/* Synthetic weights (compute/df-synthetic.c): every tensor the networks
+ * read, enumerated from the configs as DfTensorInfo with a name and shape
+ * and no data (free with df_tensor_info_free_owned), and the values of a
+ * tensor from its name as fp16, by the rule documented in df-synthetic.c
+ * that tests/reference/make_fullsize_golden.py implements too. */
+GPtrArray *df_synthetic_tensor_list (const DfUNetConfig *unet, const DfVAEConfig *vae,
+                                     const DfClipConfig *clip);
+void df_synthetic_fill (const char *name, int ndim, const int64_t *shape, uint16_t *out);
+/* A whole model with synthetic weights: @family "sd15" (about 2.1 GB of
+ * host memory, fp16). */
+DfModel *df_synthetic_model_new (const char *family, GError **error);
+
 /* Where a diffusers folder's tokenizer lives (or NULL for a single file). */
 const char *df_model_get_tokenizer_dir (DfModel *model);
 

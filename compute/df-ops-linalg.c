@@ -46,7 +46,8 @@ attention_key_block (DfContext *ctx)
   return df_context_get_info (ctx)->type == DF_DEVICE_CPU ? 1 : 8;
 }
 
-#define ATTENTION_MAX_HEAD_DIM 256
+/* 512: the VAE's mid-block attention is one head as wide as its channels */
+#define ATTENTION_MAX_HEAD_DIM 512
 /* the shader uses exp2: exp(x) = 2^(x · log2(e)) */
 #define LOG2_E 1.4426950408889634
 
