@@ -117,8 +117,8 @@ test_window_lifecycle (void)
 
   /* The window takes its size from GSettings (memory backend in tests). */
   settings = g_settings_new (APP_ID);
-  g_settings_set_int (settings, "window-width", 820);
-  g_settings_set_int (settings, "window-height", 610);
+  g_settings_set_int (settings, "window-width", 1180);
+  g_settings_set_int (settings, "window-height", 760);
 
   app = diffuse_application_new ();
   g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
@@ -144,8 +144,8 @@ test_window_lifecycle (void)
   g_assert_true (gtk_icon_theme_has_icon (
       gtk_icon_theme_get_for_display (gtk_widget_get_display (GTK_WIDGET (window))), APP_ID));
   gtk_window_get_default_size (window, &width, &height);
-  g_assert_cmpint (width, ==, 820);
-  g_assert_cmpint (height, ==, 610);
+  g_assert_cmpint (width, ==, 1180);
+  g_assert_cmpint (height, ==, 760);
 
   /* Let it draw a few frames, then keep a picture of it. */
   g_object_set_data (G_OBJECT (window), "frames-left", GINT_TO_POINTER (3));
@@ -166,13 +166,13 @@ test_window_lifecycle (void)
   g_assert_true (iterate_until (&about_destroyed, 5000));
 
   /* Closing saves the size it has now and destroys the window. */
-  gtk_window_set_default_size (window, 900, 640);
+  gtk_window_set_default_size (window, 1200, 780);
   g_object_weak_ref (G_OBJECT (window), on_destroyed, &destroyed);
   gtk_window_close (window);
   g_assert_true (iterate_until (&destroyed, 5000));
   g_assert_null (gtk_application_get_windows (GTK_APPLICATION (app)));
-  g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 900);
-  g_assert_cmpint (g_settings_get_int (settings, "window-height"), ==, 640);
+  g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 1200);
+  g_assert_cmpint (g_settings_get_int (settings, "window-height"), ==, 780);
   g_assert_false (g_settings_get_boolean (settings, "window-maximized"));
 
   g_clear_object (&app);
