@@ -339,3 +339,48 @@ nn_attention (DfNet *net, const DfTensor *x, const DfTensor *context, const char
   g_clear_pointer (&v, df_tensor_free);
   return nn_linear (net, a, on, error);
 }
+
+DfTensor *
+nn_resnet (DfNet *net, const DfTensor *x, const DfTensor *emb_act, const char *name, int groups,
+           float eps, GError **error)
+{
+  g_autofree char *norm1 = g_strdup_printf ("%s.norm1", name);
+  g_autofree char *conv1 = g_strdup_printf ("%s.conv1", name);
+  g_autofree char *temb = g_strdup_printf ("%s.time_emb_proj", name);
+  g_autofree char *norm2 = g_strdup_printf ("%s.norm2", name);
+  g_autofree char *conv2 = g_strdup_printf ("%s.conv2", name);
+  g_autofree char *shortcut = g_strdup_printf ("%s.conv_shortcut", name);
+  g_autoptr (DfTensor) h = NULL;
+  g_autoptr (DfTensor) h2 = NULL;
+  g_autoptr (DfTensor) out = NULL;
+
+  h = nn_group_norm (net, x, norm1, groups, eps, TRUE, error);
+  h2 = h ? nn_conv (net, h, conv1, 1, -1, error) : NULL;
+  if (h2 == NULL)
+    return NULL;
+  g_clear_pointer (&h, df_tensor_free);
+  if (emb_act != NULL)
+    {
+      /* + time_emb_proj(SiLU(emb))[:, :, None, None] */
+      g_autoptr (DfTensor) t = nn_linear (net, emb_act, temb, error);
+      const int64_t bc11[4] = { t ? t->shape[0] : 0, t ? t->shape[1] : 0, 1, 1 };
+      if (t == NULL || !df_tensor_reshape (t, 4, bc11, error) || !nn_add_inplace (net, h2, t, error))
+        return NULL;
+    }
+  h = nn_group_norm (net, h2, norm2, groups, eps, TRUE, error);
+  if (h == NULL)
+    return NULL;
+  g_clear_pointer (&h2, df_tensor_free);
+  out = nn_conv (net, h, conv2, 1, -1, error);
+  if (out == NULL)
+    return NULL;
+  if (df_weights_find (net->w, "%s.weight", shortcut))
+    {
+      g_autoptr (DfTensor) s = nn_conv (net, x, shortcut, 1, 0, error);
+      if (s == NULL || !nn_add_inplace (net, out, s, error))
+        return NULL;
+    }
+  else if (!nn_add_inplace (net, out, x, error))
+    return NULL;
+  return g_steal_pointer (&out);
+}

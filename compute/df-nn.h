@@ -64,6 +64,11 @@ gboolean nn_add_inplace (DfNet *net, DfTensor *a, const DfTensor *b, GError **er
 /* [B, C, H, W] ↔ [B, H·W, C] */
 DfTensor *nn_nchw_to_nlc (DfNet *net, const DfTensor *x, GError **error);
 DfTensor *nn_nlc_to_nchw (DfNet *net, const DfTensor *x, int64_t h, int64_t w, GError **error);
+/* diffusers' ResnetBlock2D: GroupNorm+SiLU, conv1, (+ time_emb_proj of
+ * @emb_act [B, T] as a per-channel bias, when @emb_act is not NULL),
+ * GroupNorm+SiLU, conv2, plus x (through conv_shortcut when present). */
+DfTensor *nn_resnet (DfNet *net, const DfTensor *x, const DfTensor *emb_act, const char *name,
+                     int groups, float eps, GError **error);
 /* diffusers' Attention: to_q, to_k, to_v (bias if present), fused
  * attention over @heads heads, to_out.0.  x [B, L, C]; context [B, M, Cc]
  * or NULL for self-attention. */

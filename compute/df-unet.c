@@ -78,53 +78,12 @@ heads_of_block (DfUNet *u, int block)
 }
 
 /* ResnetBlock2D: x [B, Ci, h, w], emb_act = SiLU(emb) [B, 4·C0] →
- * [B, Co, h, w].  Returns a new tensor. */
+ * [B, Co, h, w]. */
 static DfTensor *
 resnet (DfUNet *u, DfNet *net, const DfTensor *x, const DfTensor *emb_act, const char *name,
         GError **error)
 {
-  float eps = u->config.norm_eps;
-  g_autofree char *norm1 = g_strdup_printf ("%s.norm1", name);
-  g_autofree char *conv1 = g_strdup_printf ("%s.conv1", name);
-  g_autofree char *temb = g_strdup_printf ("%s.time_emb_proj", name);
-  g_autofree char *norm2 = g_strdup_printf ("%s.norm2", name);
-  g_autofree char *conv2 = g_strdup_printf ("%s.conv2", name);
-  g_autofree char *shortcut = g_strdup_printf ("%s.conv_shortcut", name);
-  g_autoptr (DfTensor) h = NULL;
-  g_autoptr (DfTensor) h2 = NULL;
-  g_autoptr (DfTensor) t = NULL;
-  g_autoptr (DfTensor) out = NULL;
-
-  h = nn_group_norm (net, x, norm1, GN_GROUPS (u), eps, TRUE, error);
-  h2 = h ? nn_conv (net, h, conv1, 1, -1, error) : NULL;
-  if (h2 == NULL)
-    return NULL;
-  g_clear_pointer (&h, df_tensor_free);
-  /* + time_emb_proj(SiLU(emb))[:, :, None, None] */
-  t = nn_linear (net, emb_act, temb, error);
-  if (t == NULL)
-    return NULL;
-  {
-    const int64_t bc11[4] = { t->shape[0], t->shape[1], 1, 1 };
-    if (!df_tensor_reshape (t, 4, bc11, error) || !nn_add_inplace (net, h2, t, error))
-      return NULL;
-  }
-  h = nn_group_norm (net, h2, norm2, GN_GROUPS (u), eps, TRUE, error);
-  if (h == NULL)
-    return NULL;
-  g_clear_pointer (&h2, df_tensor_free);
-  out = nn_conv (net, h, conv2, 1, -1, error);
-  if (out == NULL)
-    return NULL;
-  if (df_weights_find (net->w, "%s.weight", shortcut))
-    {
-      g_autoptr (DfTensor) s = nn_conv (net, x, shortcut, 1, 0, error);
-      if (s == NULL || !nn_add_inplace (net, out, s, error))
-        return NULL;
-    }
-  else if (!nn_add_inplace (net, out, x, error))
-    return NULL;
-  return g_steal_pointer (&out);
+  return nn_resnet (net, x, emb_act, name, GN_GROUPS (u), u->config.norm_eps, error);
 }
 
 /* BasicTransformerBlock on h [B, L, C], in place. */

@@ -69,37 +69,7 @@ df_vae_get_weight_bytes (DfVae *vae)
 static DfTensor *
 resnet (DfVae *v, DfNet *net, const DfTensor *x, const char *name, GError **error)
 {
-  int groups = v->config.norm_num_groups;
-  g_autofree char *norm1 = g_strdup_printf ("%s.norm1", name);
-  g_autofree char *conv1 = g_strdup_printf ("%s.conv1", name);
-  g_autofree char *norm2 = g_strdup_printf ("%s.norm2", name);
-  g_autofree char *conv2 = g_strdup_printf ("%s.conv2", name);
-  g_autofree char *shortcut = g_strdup_printf ("%s.conv_shortcut", name);
-  g_autoptr (DfTensor) h = NULL;
-  g_autoptr (DfTensor) h2 = NULL;
-  g_autoptr (DfTensor) out = NULL;
-
-  h = nn_group_norm (net, x, norm1, groups, VAE_EPS, TRUE, error);
-  h2 = h ? nn_conv (net, h, conv1, 1, -1, error) : NULL;
-  if (h2 == NULL)
-    return NULL;
-  g_clear_pointer (&h, df_tensor_free);
-  h = nn_group_norm (net, h2, norm2, groups, VAE_EPS, TRUE, error);
-  if (h == NULL)
-    return NULL;
-  g_clear_pointer (&h2, df_tensor_free);
-  out = nn_conv (net, h, conv2, 1, -1, error);
-  if (out == NULL)
-    return NULL;
-  if (df_weights_find (net->w, "%s.weight", shortcut))
-    {
-      g_autoptr (DfTensor) s = nn_conv (net, x, shortcut, 1, 0, error);
-      if (s == NULL || !nn_add_inplace (net, out, s, error))
-        return NULL;
-    }
-  else if (!nn_add_inplace (net, out, x, error))
-    return NULL;
-  return g_steal_pointer (&out);
+  return nn_resnet (net, x, NULL, name, v->config.norm_num_groups, VAE_EPS, error);
 }
 
 /* Mid-block attention: GroupNorm, one head over h·w tokens, residual. */
