@@ -649,6 +649,12 @@ model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 void
 diffuse_window_load_model (DiffuseWindow *self, const char *path)
 {
+  diffuse_window_load_model_full (self, path, NULL);
+}
+
+void
+diffuse_window_load_model_full (DiffuseWindow *self, const char *path, const char *vocab_path)
+{
   g_return_if_fail (DIFFUSE_IS_WINDOW (self));
   g_return_if_fail (path != NULL);
 
@@ -671,7 +677,7 @@ diffuse_window_load_model (DiffuseWindow *self, const char *path)
   self->model_cancellable = g_cancellable_new ();
   gtk_widget_set_visible (GTK_WIDGET (self->model_spinner), TRUE);
   gtk_spinner_start (self->model_spinner);
-  df_engine_load_model_async (self->engine, path, NULL, self->model_cancellable, model_loaded,
+  df_engine_load_model_async (self->engine, path, vocab_path, self->model_cancellable, model_loaded,
                               g_object_ref (self));
 #else
   show_error_dialog (self, _("Could Not Load the Model"),

@@ -27,6 +27,9 @@ gboolean diffuse_window_apply_params_from_file (DiffuseWindow *self, const char 
 
 /* Starts loading a model (file or diffusers folder) in the background. */
 void diffuse_window_load_model (DiffuseWindow *self, const char *path);
+/* The same with a CLIP vocabulary for a model that has none. */
+void diffuse_window_load_model_full (DiffuseWindow *self, const char *path,
+                                     const char *vocab_path);
 gboolean diffuse_window_get_model_ready (DiffuseWindow *self);
 gboolean diffuse_window_get_generating (DiffuseWindow *self);
 /* How many preview frames the current or last generation showed. */

@@ -105,6 +105,17 @@ save_screenshot (GtkWidget *widget, const char *name)
   g_test_message ("screenshot: %s", path);
 }
 
+static gboolean
+iterate_until_items (DiffuseGallery *gallery, guint n)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  GListModel *model = diffuse_gallery_get_model (gallery);
+
+  while (g_list_model_get_n_items (model) != n && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  return g_list_model_get_n_items (model) == n;
+}
+
 static void
 test_window_lifecycle (void)
 {
@@ -179,10 +190,94 @@ test_window_lifecycle (void)
   g_clear_object (&settings);
 }
 
+static gboolean
+iterate_while_generating (DiffuseWindow *window, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (diffuse_window_get_generating (window) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  return !diffuse_window_get_generating (window);
+}
+
+/* The tiny random-weight SD 1.x model on the real window: Generate shows
+ * previews and a result of the asked size, the Generate button turns
+ * into Cancel meanwhile, and cancelling ends the run without a result. */
+static void
+test_window_generate (void)
+{
+  g_autofree char *tiny = g_build_filename (g_getenv ("DIFFUSE_TEST_DATA"), "tiny", "sd1", NULL);
+  g_autofree char *vocab =
+      g_build_filename (g_getenv ("DIFFUSE_TEST_DATA"), "pipeline", "tokenizer", NULL);
+  g_autofree char *gallery = g_build_filename (g_get_tmp_dir (), "diffuse-test-gallery-XXXXXX", NULL);
+  g_autoptr (DfParams) params = df_params_new ();
+  g_autoptr (GSettings) settings = g_settings_new (APP_ID);
+  gboolean mapped = FALSE;
+  DiffuseWindow *window;
+  gint64 deadline;
+  const DfImage *result;
+
+  g_assert_nonnull (g_mkdtemp (gallery));
+  g_settings_set_string (settings, "gallery-folder", gallery);
+  /* (The application registered once above; the window runs without.) */
+  window = g_object_new (DIFFUSE_TYPE_WINDOW, NULL);
+  gtk_window_present (GTK_WINDOW (window));
+  g_signal_connect (window, "map", G_CALLBACK (on_map), &mapped);
+  mapped = gtk_widget_get_mapped (GTK_WIDGET (window));
+  g_assert_true (iterate_until (&mapped, 10000));
+
+  /* Without a model, Generate is off. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.generate", NULL);
+  g_assert_false (diffuse_window_get_generating (window));
+
+  diffuse_window_load_model_full (window, tiny, vocab);
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (!diffuse_window_get_model_ready (window) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_true (diffuse_window_get_model_ready (window));
+
+  df_params_set_prompt (params, "a photo of a cat");
+  params->steps = 3;
+  params->width = params->height = 64;
+  params->seed = 5;
+  params->cfg_scale = 7.5;
+  df_params_set_sampler (params, "euler");
+  diffuse_window_apply_params (window, params);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.generate", NULL));
+  g_assert_true (diffuse_window_get_generating (window));
+  g_assert_true (iterate_while_generating (window, 120000));
+  g_assert_cmpuint (diffuse_window_get_preview_count (window), >=, 1);
+  result = diffuse_window_get_result (window);
+  g_assert_nonnull (result);
+  g_assert_cmpint (result->width, ==, 64);
+  g_assert_cmpint (result->height, ==, 64);
+  {
+    gboolean drawn = FALSE;
+
+    g_object_set_data (G_OBJECT (window), "frames-left", GINT_TO_POINTER (3));
+    gtk_widget_add_tick_callback (GTK_WIDGET (window), on_tick, &drawn, NULL);
+    g_assert_true (iterate_until (&drawn, 10000));
+    save_screenshot (GTK_WIDGET (window), "generated");
+  }
+  /* The picture went to the history at once. */
+  g_assert_true (iterate_until_items (diffuse_window_get_gallery (window), 1));
+
+  /* Escape's action cancels: no new result, the engine stays usable. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.generate", NULL));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.cancel", NULL));
+  g_assert_true (iterate_while_generating (window, 60000));
+  g_assert_true (diffuse_window_get_result (window) == result);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_settings_reset (settings, "gallery-folder");
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/window/lifecycle", test_window_lifecycle);
+  g_test_add_func ("/window/generate", test_window_generate);
   return g_test_run ();
 }
