@@ -105,11 +105,7 @@ diffuse_cli_bench (int argc, char **argv)
     return diffuse_cli_fail (error->message);
   t = g_get_monotonic_time ();
   if (synthetic != NULL)
-    /* The synthetic-weight generator (compute/df-synthetic.c) is not part
-     * of the engine library yet; until it is, say so plainly. */
-    g_set_error (&error, DF_ERROR, DF_ERROR_UNSUPPORTED_MODEL,
-                 _("synthetic weights (--synthetic %s) are not available in this build; use "
-                   "--model"), synthetic);
+    model = df_synthetic_model_new (synthetic, &error);
   else
     model = df_model_open_full (model_path, DF_MODEL_OPEN_ANY_SIZE, &error);
   dtype = df_networks_default_dtype (ctx);
