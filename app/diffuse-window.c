@@ -14,9 +14,7 @@
 #include "diffuse-window.h"
 #include "diffuse-preferences.h"
 
-#ifdef DIFFUSE_HAVE_ENGINE
 #include "df-engine.h"
-#endif
 
 struct _DiffuseWindow
 {
@@ -60,10 +58,8 @@ struct _DiffuseWindow
   DfImage *result;
   guint preview_count;
   gboolean model_ready;
-#ifdef DIFFUSE_HAVE_ENGINE
   DfEngine *engine;
   DfJob *job; /* the running job */
-#endif
 };
 
 G_DEFINE_FINAL_TYPE (DiffuseWindow, diffuse_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -613,7 +609,6 @@ update_actions (DiffuseWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.open-model-folder", !running);
 }
 
-#ifdef DIFFUSE_HAVE_ENGINE
 static void
 model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -644,7 +639,6 @@ model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   update_canvas_state (self);
   update_actions (self);
 }
-#endif
 
 void
 diffuse_window_load_model (DiffuseWindow *self, const char *path)
@@ -663,7 +657,6 @@ diffuse_window_load_model_full (DiffuseWindow *self, const char *path, const cha
   self->model_ready = FALSE;
   update_canvas_state (self);
   update_actions (self);
-#ifdef DIFFUSE_HAVE_ENGINE
   if (self->engine == NULL)
     {
       g_autofree char *device =
@@ -679,10 +672,6 @@ diffuse_window_load_model_full (DiffuseWindow *self, const char *path, const cha
   gtk_spinner_start (self->model_spinner);
   df_engine_load_model_async (self->engine, path, vocab_path, self->model_cancellable, model_loaded,
                               g_object_ref (self));
-#else
-  show_error_dialog (self, _("Could Not Load the Model"),
-                     _("This build of Diffuse has no image engine."));
-#endif
 }
 
 /* --- generation ------------------------------------------------------------------ */
@@ -736,7 +725,6 @@ set_running (DiffuseWindow *self, gboolean running)
   update_actions (self);
 }
 
-#ifdef DIFFUSE_HAVE_ENGINE
 static void
 on_progress (const DfProgress *progress, gpointer user_data)
 {
@@ -859,15 +847,12 @@ make_job (DiffuseWindow *self, GError **error)
     }
   return g_steal_pointer (&job);
 }
-#endif
 
 static void
 generate_activated (GtkWidget *widget, const char *name, GVariant *parameter)
 {
   DiffuseWindow *self = DIFFUSE_WINDOW (widget);
-#ifdef DIFFUSE_HAVE_ENGINE
   g_autoptr (GError) error = NULL;
-#endif
 
   if (self->generate_cancellable != NULL)
     return;
@@ -881,7 +866,6 @@ generate_activated (GtkWidget *widget, const char *name, GVariant *parameter)
     gtk_spin_button_set_value (self->seed_spin, (double) g_random_int ());
   save_state (self);
 
-#ifdef DIFFUSE_HAVE_ENGINE
   self->job = make_job (self, &error);
   if (self->job == NULL)
     {
@@ -893,7 +877,6 @@ generate_activated (GtkWidget *widget, const char *name, GVariant *parameter)
   set_running (self, TRUE);
   df_engine_generate_async (self->engine, self->job, on_progress, self,
                             self->generate_cancellable, generated, g_object_ref (self));
-#endif
 }
 
 static void
@@ -1123,11 +1106,9 @@ diffuse_window_finalize (GObject *object)
 {
   DiffuseWindow *self = DIFFUSE_WINDOW (object);
 
-#ifdef DIFFUSE_HAVE_ENGINE
   /* Every async call holds a reference, so nothing is in flight now. */
   g_clear_pointer (&self->engine, df_engine_free);
   g_clear_pointer (&self->job, df_job_free);
-#endif
   g_clear_object (&self->model_cancellable);
   g_clear_object (&self->generate_cancellable);
   g_clear_pointer (&self->result, df_image_free);
