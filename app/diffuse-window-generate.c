@@ -1,0 +1,219 @@
+/* diffuse-window-generate.c — generation: a DfJob from the controls
+ * (copied on the main thread), progress with a preview and the time left,
+ * and the results, which go to the gallery's history at once. */
+#include "config.h"
+
+#include "diffuse-window-private.h"
+
+gboolean
+diffuse_window_get_generating (DiffuseWindow *self)
+{
+  g_return_val_if_fail (DIFFUSE_IS_WINDOW (self), FALSE);
+  return self->generate_cancellable != NULL;
+}
+
+guint
+diffuse_window_get_preview_count (DiffuseWindow *self)
+{
+  g_return_val_if_fail (DIFFUSE_IS_WINDOW (self), 0);
+  return self->preview_count;
+}
+
+const DfImage *
+diffuse_window_get_result (DiffuseWindow *self)
+{
+  g_return_val_if_fail (DIFFUSE_IS_WINDOW (self), NULL);
+  return self->result;
+}
+
+static void
+set_running (DiffuseWindow *self, gboolean running)
+{
+  GtkWidget *button = GTK_WIDGET (self->generate_button);
+
+  gtk_button_set_label (self->generate_button, running ? _("_Cancel") : _("_Generate"));
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (button), running ? "win.cancel" : "win.generate");
+  gtk_widget_set_tooltip_text (button, running ? _("Cancel (Escape)") : _("Generate (Ctrl+Enter)"));
+  if (running)
+    {
+      gtk_widget_remove_css_class (button, "suggested-action");
+      gtk_widget_add_css_class (button, "destructive-action");
+    }
+  else
+    {
+      gtk_widget_remove_css_class (button, "destructive-action");
+      gtk_widget_add_css_class (button, "suggested-action");
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), running);
+  gtk_widget_set_visible (GTK_WIDGET (self->progress_label), running);
+  if (running)
+    {
+      gtk_progress_bar_set_fraction (self->progress_bar, 0.0);
+      gtk_label_set_text (self->progress_label, _("Preparing…"));
+    }
+  diffuse_window_update_actions (self);
+}
+
+static void
+on_progress (const DfProgress *progress, gpointer user_data)
+{
+  DiffuseWindow *self = user_data;
+  double total = (double) progress->n_images * progress->total;
+  double done = (double) progress->image * progress->total + progress->step;
+  g_autofree char *steps = NULL;
+  g_autofree char *text = NULL;
+
+  if (total > 0)
+    gtk_progress_bar_set_fraction (self->progress_bar, CLAMP (done / total, 0.0, 1.0));
+  if (progress->n_images > 1)
+    steps = g_strdup_printf (_("Picture %d of %d, step %d of %d"), progress->image + 1,
+                             progress->n_images, progress->step, progress->total);
+  else
+    steps = g_strdup_printf (_("Step %d of %d"), progress->step, progress->total);
+  if (done > 0 && done < total)
+    {
+      int left = (int) ceil (progress->elapsed / done * (total - done));
+
+      if (left >= 120)
+        text = g_strdup_printf (_("%s — about %d min left"), steps, (left + 30) / 60);
+      else
+        text = g_strdup_printf (_("%s — about %d s left"), steps, left);
+    }
+  gtk_label_set_text (self->progress_label, text != NULL ? text : steps);
+  if (progress->preview != NULL)
+    {
+      diffuse_canvas_set_preview (self->canvas, progress->preview);
+      self->preview_count++;
+      diffuse_window_update_canvas_state (self);
+    }
+}
+
+static void
+generated (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (DiffuseWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) seeds = NULL;
+  g_autoptr (GPtrArray) images = NULL;
+  g_autoptr (DfJob) job = g_steal_pointer (&self->job);
+  g_autofree char *model_name = g_path_get_basename (self->model_path);
+
+  images = df_engine_generate_finish (self->engine, result, &seeds, &error);
+  g_clear_object (&self->generate_cancellable);
+  set_running (self, FALSE);
+  if (images == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        diffuse_window_show_toast (self, _("Cancelled"));
+      else
+        diffuse_window_show_engine_error (self, error);
+      if (self->result != NULL)
+        diffuse_canvas_set_preview (self->canvas, self->result);
+      else
+        diffuse_canvas_set_preview (self->canvas, NULL);
+      diffuse_window_update_canvas_state (self);
+      return;
+    }
+
+  /* Every finished picture goes to the history at once. */
+  for (guint i = 0; i < images->len; i++)
+    {
+      const DfImage *image = g_ptr_array_index (images, i);
+      uint64_t seed = seeds != NULL && i < seeds->len ? g_array_index (seeds, uint64_t, i)
+                                                      : job->seed + i;
+      g_autoptr (DfParams) params = df_job_to_params (job, seed, NULL, model_name);
+      g_autoptr (GError) save_error = NULL;
+      g_autoptr (GFile) file = diffuse_gallery_add (self->gallery, image, params, &save_error);
+
+      if (file == NULL)
+        diffuse_window_show_error_toast (self, _("Could not save the picture"), save_error);
+    }
+  g_clear_pointer (&self->result, df_image_free);
+  if (images->len > 0)
+    self->result = df_image_copy (g_ptr_array_index (images, images->len - 1), NULL);
+  diffuse_canvas_set_preview (self->canvas, self->result);
+  diffuse_window_update_canvas_state (self);
+}
+
+/* The job the controls describe. */
+static DfJob *
+make_job (DiffuseWindow *self, GError **error)
+{
+  g_autoptr (DfJob) job = df_job_new ();
+  const DfImage *init = diffuse_canvas_get_image (self->canvas);
+  guint sampler = adw_combo_row_get_selected (self->sampler_row);
+
+  job->prompt = diffuse_window_buffer_text (self->prompt_view);
+  job->negative_prompt = diffuse_window_buffer_text (self->negative_view);
+  job->width = diffuse_round8 (gtk_spin_button_get_value (self->width_spin));
+  job->height = diffuse_round8 (gtk_spin_button_get_value (self->height_spin));
+  job->steps = gtk_spin_button_get_value_as_int (self->steps_spin);
+  job->cfg_scale = (float) gtk_spin_button_get_value (self->cfg_spin);
+  job->sampler = sampler < DF_SAMPLER_N_KINDS ? (DfSamplerKind) sampler : DF_SAMPLER_EULER_A;
+  job->seed = (uint64_t) gtk_spin_button_get_value (self->seed_spin);
+  job->batch_count = gtk_spin_button_get_value_as_int (self->batch_spin);
+  job->strength = (float) gtk_spin_button_get_value (self->strength_spin);
+  if (self->settings != NULL)
+    {
+      job->preview = (DfPreviewMode) g_settings_get_enum (self->settings, "preview-mode");
+      job->preview_every = (int) g_settings_get_uint (self->settings, "preview-interval");
+    }
+  if (init != NULL)
+    {
+      g_autoptr (DfImage) mask = diffuse_canvas_get_mask_image (self->canvas);
+
+      job->init_image = df_image_fit (init, job->width, job->height, DF_FIT_CROP, error);
+      if (job->init_image == NULL)
+        return NULL;
+      job->mode = DF_MODE_IMG2IMG;
+      if (mask != NULL)
+        {
+          job->mask = df_image_fit (mask, job->width, job->height, DF_FIT_CROP, error);
+          if (job->mask == NULL)
+            return NULL;
+          job->mode = DF_MODE_INPAINT;
+        }
+    }
+  return g_steal_pointer (&job);
+}
+
+void
+diffuse_window_generate (DiffuseWindow *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->generate_cancellable != NULL)
+    return;
+  if (!self->model_ready)
+    {
+      diffuse_window_show_toast (self, _("Choose a model first"));
+      return;
+    }
+  /* A new seed each time, unless it is kept; shown, so it can be copied. */
+  if (!gtk_toggle_button_get_active (self->seed_lock_button))
+    gtk_spin_button_set_value (self->seed_spin, (double) g_random_int ());
+  diffuse_window_save_state (self);
+
+  self->job = make_job (self, &error);
+  if (self->job == NULL)
+    {
+      diffuse_window_show_error_toast (self, _("Could not prepare the picture"), error);
+      return;
+    }
+  self->preview_count = 0;
+  self->generate_cancellable = g_cancellable_new ();
+  set_running (self, TRUE);
+  df_engine_generate_async (self->engine, self->job, on_progress, self,
+                            self->generate_cancellable, generated, g_object_ref (self));
+}
+
+void
+diffuse_window_cancel (DiffuseWindow *self)
+{
+  if (self->generate_cancellable != NULL)
+    {
+      g_cancellable_cancel (self->generate_cancellable);
+      gtk_label_set_text (self->progress_label, _("Cancelling…"));
+    }
+}
+
