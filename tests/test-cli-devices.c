@@ -5,6 +5,21 @@
 
 #include "df-test.h"
 
+/* The environment for the CLI child.  Under AddressSanitizer its leak
+ * check is off: the process unloads lavapipe before LeakSanitizer reports,
+ * so LLVM's one-off allocation shows as an unknown module that no
+ * suppression can name (tests keep the driver loaded; see df-test.c). */
+static char **
+child_environment (void)
+{
+  char **env = g_get_environ ();
+  const char *asan = g_environ_getenv (env, "ASAN_OPTIONS");
+  g_autofree char *value = g_strdup_printf ("%s%sdetect_leaks=0", asan ? asan : "",
+                                            asan ? ":" : "");
+
+  return g_environ_setenv (env, "ASAN_OPTIONS", value, TRUE);
+}
+
 static void
 test_devices (void)
 {
@@ -14,11 +29,12 @@ test_devices (void)
   g_autofree char *err = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GArray) devices = df_device_list (&error);
+  g_auto (GStrv) env = child_environment ();
   int status = -1;
 
   g_assert_nonnull (cli);
   g_assert_no_error (error);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_DEFAULT, NULL, NULL, &out,
                                &err, &status, &error));
   g_assert_no_error (error);
   g_assert_true (g_spawn_check_wait_status (status, NULL));
@@ -37,7 +53,7 @@ test_devices (void)
   /* a usage error is exit status 2 */
   {
     const char *bad[] = { cli, "devices", "--no-such-option", NULL };
-    g_assert_true (g_spawn_sync (NULL, (char **) bad, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL,
+    g_assert_true (g_spawn_sync (NULL, (char **) bad, env, G_SPAWN_DEFAULT, NULL, NULL, NULL,
                                  NULL, &status, &error));
     g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 2);
   }
@@ -46,7 +62,14 @@ test_devices (void)
 int
 main (int argc, char **argv)
 {
+  int ret;
+
   g_test_init (&argc, &argv, NULL);
+  /* opens the device as every Vulkan test does (and keeps the driver
+   * loaded, see df-test.c) */
+  df_test_context ();
   g_test_add_func ("/cli/devices", test_devices);
-  return g_test_run ();
+  ret = g_test_run ();
+  df_test_context_free ();
+  return ret;
 }
