@@ -266,17 +266,11 @@ vae_encode_planar (DfPipeline *p, const float *planar, int width, int height, fl
 {
   const int lc = p->latent_channels, f = p->vae_factor;
   const int64_t hw = (int64_t) (height / f) * (width / f), n = lc * hw;
-  g_autoptr (DfTensor) x = NULL;
-  g_autoptr (DfTensor) moments = NULL;
   g_autofree float *m = g_new (float, 2 * n);
   float *mean, *sd;
 
-  x = df_tensor_new4 (p->ctx, p->dtype, 1, 3, height, width, error);
-  moments = x ? df_tensor_new4 (p->ctx, p->dtype, 1, 2 * lc, height / f, width / f, error)
-              : NULL;
-  if (moments == NULL || !df_tensor_upload_f32 (x, planar, (int64_t) 3 * width * height, error)
-      || !df_vae_encode (p->vae, p->cmd, moments, x, error) || !df_cmd_submit_wait (p->cmd, error)
-      || !df_tensor_download_f32 (moments, m, 2 * n, error))
+  /* tiled automatically when the image does not fit the device */
+  if (!df_vae_encode_host (p->vae, p->cmd, planar, height, width, -1, m, error))
     return FALSE;
 
   mean = g_new (float, n);
@@ -311,16 +305,11 @@ vae_decode (DfPipeline *p, const float *latent, int lw, int lh, GError **error)
   const int64_t n = (int64_t) lc * lw * lh, npix = (int64_t) 3 * lw * f * lh * f;
   g_autofree float *z = g_new (float, n);
   g_autofree float *rgb = g_new (float, npix);
-  g_autoptr (DfTensor) zt = NULL;
-  g_autoptr (DfTensor) img = NULL;
 
   for (int64_t i = 0; i < n; i++)
     z[i] = latent[i] / p->scaling_factor;
-  zt = df_tensor_new4 (p->ctx, p->dtype, 1, lc, lh, lw, error);
-  img = zt ? df_tensor_new4 (p->ctx, p->dtype, 1, 3, lh * f, lw * f, error) : NULL;
-  if (img == NULL || !df_tensor_upload_f32 (zt, z, n, error)
-      || !df_vae_decode (p->vae, p->cmd, img, zt, error) || !df_cmd_submit_wait (p->cmd, error)
-      || !df_tensor_download_f32 (img, rgb, npix, error))
+  /* tiled automatically when the image does not fit the device */
+  if (!df_vae_decode_host (p->vae, p->cmd, z, lh, lw, -1, rgb, error))
     return NULL;
   return df_image_from_planar (rgb, 3, lw * f, lh * f, error);
 }

@@ -273,6 +273,17 @@ test_vae_tiled (gconstpointer data)
   whole = g_new (float, n);
   tiled = g_new (float, n);
 
+  /* automatic choice: small images whole, huge ones in tiles that fit the
+   * per-binding limit (64 channels at full resolution, fp32 or fp16) */
+  g_assert_cmpint (df_vae_choose_tile (vae, lh, lw), ==, 0);
+  {
+    int t = df_vae_choose_tile (vae, 4096, 4096);
+    uint64_t bytes = (uint64_t) 64 * (2 * t) * (2 * t) * df_dtype_size (c->dtype);
+    g_assert_cmpint (t, >, 0);
+    g_assert_cmpint (t % 8, ==, 0);
+    g_assert_cmpuint (bytes, <=, df_context_get_info (ctx)->max_storage_buffer_range);
+  }
+
   g_assert_true (df_vae_decode_host (vae, cmd, latent, lh, lw, 0, whole, &error));
   g_assert_no_error (error);
   {
