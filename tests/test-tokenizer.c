@@ -171,16 +171,20 @@ make_tokenizer_dir (const char *pad_config)
   g_autofree char *dir = g_dir_make_tmp ("df-tokenizer-XXXXXX", &error);
   g_autofree char *gz = vocab_path ();
   g_autofree char *text = gunzip_file (gz);
-  g_auto (GStrv) lines = g_strsplit (text, "\n", 49152 - 256 - 2 + 2);
   g_autoptr (GString) merges = g_string_new ("#version: 0.2\n");
+  const char *first, *last, *end;
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   g_autoptr (JsonGenerator) gen = json_generator_new ();
   g_autoptr (JsonNode) root = NULL;
   g_autofree char *json = NULL;
 
   g_assert_no_error (error);
+  /* lines 1 … 48894 (memchr: g_strsplit is quadratic under ASan's strstr) */
+  end = text + strlen (text);
+  first = last = strchr (text, '\n') + 1;
   for (guint i = 1; i <= 49152 - 256 - 2; i++)
-    g_string_append_printf (merges, "%s\n", lines[i]);
+    last = (const char *) memchr (last, '\n', end - last) + 1;
+  g_string_append_len (merges, first, last - first);
   write_file (dir, "merges.txt", merges->str, merges->len);
 
   json_builder_begin_object (builder);
