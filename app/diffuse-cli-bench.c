@@ -6,7 +6,13 @@
  * UNet step uploads its inputs, runs at batch 2 ([uncond, cond]), waits
  * and reads back.  The first step includes the driver's shader
  * compilation, so unet_step_s is the mean of the steps after it (of the
- * only one when --steps is 1), and unet_first_step_s is reported apart. */
+ * only one when --steps is 1), and unet_first_step_s is reported apart.
+ *
+ * Memory timeline: mem_weights_mib after loading, then the peak of each
+ * phase (mem_clip_peak_mib, mem_unet_peak_mib, mem_vae_peak_mib) from the
+ * allocator's own accounting; peak_device_mib is the largest of them.
+ * --profile adds each shader's share of the UNet step (op.<shader>_pct)
+ * and a per-shader breakdown of the VAE decode (vae_op.<shader>_ms). */
 #include "config.h"
 
 #include <glib/gi18n.h>
@@ -34,6 +40,59 @@ compare_names (gconstpointer a, gconstpointer b)
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
+static double
+mib (uint64_t bytes)
+{
+  return (double) bytes / (1 << 20);
+}
+
+/* Records the phase's peak and keeps the largest in *peak. */
+static void
+note_peak (GArray *figures, const char *name, DfContext *ctx, double *peak)
+{
+  double value = mib (df_context_get_peak_allocated (ctx));
+
+  g_array_append_val (figures, ((Figure) { name, value }));
+  *peak = MAX (*peak, value);
+}
+
+/* One line per shader, sorted by name ("<prefix><shader><suffix>: ms" or,
+ * with @share, the percentage of the total), or one JSON member @key. */
+static void
+print_profile (GHashTable *profile, gboolean json, const char *key, const char *prefix,
+               const char *suffix, gboolean share)
+{
+  guint n;
+  g_autofree gpointer *names = NULL;
+  GHashTableIter iter;
+  gpointer value;
+  double total = 0;
+
+  if (profile == NULL || g_hash_table_size (profile) == 0)
+    return;
+  g_hash_table_iter_init (&iter, profile);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    total += *(const double *) value;
+  names = g_hash_table_get_keys_as_array (profile, &n);
+  qsort (names, n, sizeof (gpointer), compare_names);
+  if (json)
+    printf (", \"%s\": {", key);
+  for (guint i = 0; i < n; i++)
+    {
+      const double *ms = g_hash_table_lookup (profile, names[i]);
+      double v = share ? (total > 0 ? 100.0 * *ms / total : 0) : *ms;
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+      g_ascii_formatd (buf, sizeof buf, share ? "%.1f" : "%.4f", v);
+      if (json)
+        printf ("%s\"%s\": %s", i ? ", " : "", (const char *) names[i], buf);
+      else
+        printf ("%s%s%s: %s\n", prefix, (const char *) names[i], suffix, buf);
+    }
+  if (json)
+    printf ("}");
+}
+
 int
 diffuse_cli_bench (int argc, char **argv)
 {
@@ -42,6 +101,7 @@ diffuse_cli_bench (int argc, char **argv)
   g_autofree char *device = NULL;
   int width = 512, height = 512, steps = 3;
   gboolean json = FALSE;
+  gboolean profile_all = FALSE;
   const GOptionEntry entries[] = {
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model_path,
       N_("Model: a .safetensors checkpoint or a diffusers folder"), N_("PATH") },
@@ -51,6 +111,8 @@ diffuse_cli_bench (int argc, char **argv)
     { "height", 0, 0, G_OPTION_ARG_INT, &height, N_("Height in pixels (default 512)"), N_("H") },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, N_("UNet steps to time (default 3)"), N_("N") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print one JSON object"), NULL },
+    { "profile", 0, 0, G_OPTION_ARG_NONE, &profile_all,
+      N_("Also print each shader’s share of the UNet step and a VAE breakdown"), NULL },
     { "device", 0, 0, G_OPTION_ARG_STRING, &device,
       N_("Vulkan device: an index or part of its name"), N_("N") },
     { NULL },
@@ -64,6 +126,7 @@ diffuse_cli_bench (int argc, char **argv)
   g_autoptr (DfVae) vae = NULL;
   g_autoptr (DfCmd) cmd = NULL;
   g_autoptr (DfCmd) profiled = NULL;
+  g_autoptr (DfCmd) vae_profiled = NULL;
   g_autoptr (DfTensor) sample = NULL;
   g_autoptr (DfTensor) timestep = NULL;
   g_autoptr (DfTensor) ctx_t = NULL;
@@ -76,11 +139,14 @@ diffuse_cli_bench (int argc, char **argv)
   g_autofree float *text = NULL;
   g_autofree float *x = NULL;
   g_autofree float *eps = NULL;
+  g_autofree float *rgb = NULL;
   const DfUNetConfig *uc;
   const DfVAEConfig *vc;
   const DfClipConfig *cc;
   GHashTable *profile;
+  GHashTable *vae_profile = NULL;
   DfDType dtype;
+  double peak = 0;
   int f, lw, lh;
   int64_t n_lat, n_ctx;
   gint64 start, t;
@@ -116,6 +182,7 @@ diffuse_cli_bench (int argc, char **argv)
       || (profiled = df_cmd_new (ctx, &error)) == NULL)
     return diffuse_cli_fail (error->message);
   g_array_append_val (figures, ((Figure) { "load_s", seconds_since (t) }));
+  g_array_append_val (figures, ((Figure) { "mem_weights_mib", mib (df_context_get_allocated (ctx)) }));
 
   uc = df_unet_get_config (unet);
   vc = df_vae_get_config (vae);
@@ -140,9 +207,11 @@ diffuse_cli_bench (int argc, char **argv)
                                       : cc->vocab_size - 1);
   text = g_new (float, (size_t) 2 * 77 * cc->hidden_size);
   t = g_get_monotonic_time ();
+  df_context_reset_peak (ctx);
   if (!df_clip_encode (clip, cmd, ids, NULL, 2, 0, text, &error))
     return diffuse_cli_fail (error->message);
   g_array_append_val (figures, ((Figure) { "clip_s", seconds_since (t) }));
+  note_peak (figures, "mem_clip_peak_mib", ctx, &peak);
 
   /* the UNet at batch 2 */
   n_lat = (int64_t) 2 * uc->in_channels * lw * lh;
@@ -158,6 +227,7 @@ diffuse_cli_bench (int argc, char **argv)
                                 &error)
       || !df_tensor_upload_f32 (timestep, ts, 2, &error))
     return diffuse_cli_fail (error->message);
+  df_context_reset_peak (ctx);
   for (int s = 0; s < steps; s++)
     {
       double dt;
@@ -178,19 +248,20 @@ diffuse_cli_bench (int argc, char **argv)
   g_array_append_val (figures,
                       ((Figure) { "unet_step_s",
                                   steps > 1 ? later_steps / (steps - 1) : first_step }));
+  note_peak (figures, "mem_unet_peak_mib", ctx, &peak);
 
-  /* the VAE decoder */
+  /* the VAE decoder, as the pipeline runs it (tiled when the image does
+   * not fit the device) */
+  rgb = g_new (float, (int64_t) vc->out_channels * width * height);
+  df_context_reset_peak (ctx);
   t = g_get_monotonic_time ();
-  if ((latent = df_tensor_new4 (ctx, dtype, 1, vc->latent_channels, lh, lw, &error)) == NULL
-      || (image = df_tensor_new4 (ctx, dtype, 1, vc->out_channels, height, width, &error)) == NULL
-      || !df_tensor_upload_f32 (latent, eps, df_tensor_numel (latent), &error)
-      || !df_vae_decode (vae, cmd, image, latent, &error) || !df_cmd_submit_wait (cmd, &error))
+  if (!df_vae_decode_host (vae, cmd, eps, lh, lw, -1, rgb, &error))
     return diffuse_cli_fail (error->message);
   g_array_append_val (figures, ((Figure) { "vae_decode_s", seconds_since (t) }));
+  g_array_append_val (figures, ((Figure) { "vae_tile", (double) df_vae_choose_tile (vae, lh, lw) }));
+  note_peak (figures, "mem_vae_peak_mib", ctx, &peak);
   g_array_append_val (figures, ((Figure) { "total_s", seconds_since (start) }));
-  g_array_append_val (figures,
-                      ((Figure) { "peak_device_mib",
-                                  (double) df_context_get_peak_allocated (ctx) / (1 << 20) }));
+  g_array_append_val (figures, ((Figure) { "peak_device_mib", peak }));
 
   /* one more UNet step with a timestamp after every dispatch */
   df_cmd_set_profiling (profiled, TRUE);
@@ -198,6 +269,21 @@ diffuse_cli_bench (int argc, char **argv)
       || !df_cmd_submit_wait (profiled, &error))
     return diffuse_cli_fail (error->message);
   profile = df_cmd_get_profile (profiled);
+  if (profile_all)
+    {
+      /* the VAE decode once more, whole, with timestamps */
+      if ((vae_profiled = df_cmd_new (ctx, &error)) == NULL)
+        return diffuse_cli_fail (error->message);
+      df_cmd_set_profiling (vae_profiled, TRUE);
+      if ((latent = df_tensor_new4 (ctx, dtype, 1, vc->latent_channels, lh, lw, &error)) == NULL
+          || (image = df_tensor_new4 (ctx, dtype, 1, vc->out_channels, height, width, &error))
+                 == NULL
+          || !df_tensor_upload_f32 (latent, eps, df_tensor_numel (latent), &error)
+          || !df_vae_decode (vae, vae_profiled, image, latent, &error)
+          || !df_cmd_submit_wait (vae_profiled, &error))
+        return diffuse_cli_fail (error->message);
+      vae_profile = df_cmd_get_profile (vae_profiled);
+    }
 
   if (json)
     printf ("{");
@@ -212,27 +298,11 @@ diffuse_cli_bench (int argc, char **argv)
       else
         printf ("%s: %s\n", fig->name, buf);
     }
-  if (profile != NULL && g_hash_table_size (profile) > 0)
+  print_profile (profile, json, "ops_ms", "op.", "_ms", FALSE);
+  if (profile_all)
     {
-      guint n;
-      g_autofree gpointer *names = g_hash_table_get_keys_as_array (profile, &n);
-
-      qsort (names, n, sizeof (gpointer), compare_names);
-      if (json)
-        printf (", \"ops_ms\": {");
-      for (guint i = 0; i < n; i++)
-        {
-          const double *ms = g_hash_table_lookup (profile, names[i]);
-          char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-          g_ascii_formatd (buf, sizeof buf, "%.4f", *ms);
-          if (json)
-            printf ("%s\"%s\": %s", i ? ", " : "", (const char *) names[i], buf);
-          else
-            printf ("op.%s_ms: %s\n", (const char *) names[i], buf);
-        }
-      if (json)
-        printf ("}");
+      print_profile (profile, json, "ops_pct", "op.", "_pct", TRUE);
+      print_profile (vae_profile, json, "vae_ops_ms", "vae_op.", "_ms", FALSE);
     }
   if (json)
     printf ("}\n");
