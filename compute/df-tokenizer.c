@@ -855,13 +855,16 @@ pair_rank (DfTokenizer *tok, uint32_t a, uint32_t b, uint32_t *result)
 }
 
 /* Appends the ids of one word (its UTF-8 bytes).  Merges the pair of lowest
- * rank, every occurrence left to right, until no pair has a rank. */
+ * rank, every occurrence left to right, until no pair has a rank.  rank[k]
+ * caches the rank of (sym[k], sym[k + 1]) and is looked up again only next
+ * to a merge, so a long word costs O(n) per merge, not O(n) hash lookups. */
 static void
 bpe_word (DfTokenizer *tok, const char *word, gsize len, GArray *ids)
 {
   g_autofree uint32_t *sym = g_new (uint32_t, len);
   g_autofree uint32_t *rank = g_new (uint32_t, len);
   g_autofree uint32_t *merged = g_new (uint32_t, len);
+  g_autofree guint8 *fresh = g_new0 (guint8, len);
   gsize n = len;
 
   if ((len == 15 && memcmp (word, "<|startoftext|>", 15) == 0)
@@ -877,16 +880,15 @@ bpe_word (DfTokenizer *tok, const char *word, gsize len, GArray *ids)
 
   for (gsize i = 0; i < len; i++)
     sym[i] = i + 1 < len ? tok->byte_sym[(guint8) word[i]] : tok->byte_sym_end[(guint8) word[i]];
-  /* rank[i]: rank of the pair (sym[i], sym[i + 1]) */
   for (gsize i = 0; i + 1 < n; i++)
     rank[i] = pair_rank (tok, sym[i], sym[i + 1], &merged[i]);
 
   while (n > 1)
     {
       uint32_t best = G_MAXUINT32, a, b, result = 0;
-      gsize j = 0, i = 0;
+      gsize i = 0, j, k;
 
-      for (gsize k = 0; k + 1 < n; k++)
+      for (k = 0; k + 1 < n; k++)
         if (rank[k] < best)
           {
             best = rank[k];
@@ -897,21 +899,29 @@ bpe_word (DfTokenizer *tok, const char *word, gsize len, GArray *ids)
         break;
       a = sym[i];
       b = sym[i + 1];
-      /* rewrite sym[] in place, copying up to the first occurrence */
-      j = i;
-      while (i < n)
+      /* compact in place from the first occurrence on; fresh[] marks the
+       * merged symbols, whose pairs on both sides need a new rank */
+      for (j = k = i; k < n; j++)
         {
-          if (i + 1 < n && sym[i] == a && sym[i + 1] == b)
+          if (k + 1 < n && sym[k] == a && sym[k + 1] == b)
             {
-              sym[j++] = result;
-              i += 2;
+              sym[j] = result;
+              fresh[j] = 1;
+              k += 2;
             }
           else
-            sym[j++] = sym[i++];
+            {
+              sym[j] = sym[k];
+              rank[j] = rank[k];
+              merged[j] = merged[k];
+              fresh[j] = 0;
+              k++;
+            }
         }
       n = j;
-      for (gsize k = 0; k + 1 < n; k++)
-        rank[k] = pair_rank (tok, sym[k], sym[k + 1], &merged[k]);
+      for (k = i > 0 ? i - 1 : 0; k + 1 < n; k++)
+        if (fresh[k] || fresh[k + 1])
+          rank[k] = pair_rank (tok, sym[k], sym[k + 1], &merged[k]);
     }
 
   for (gsize i = 0; i < n; i++)
