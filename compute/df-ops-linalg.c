@@ -106,6 +106,8 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
 {
   DfContext *ctx = df_cmd_get_context (cmd);
   DfTileConfig cfg = tile_config (ctx);
+  /* rows of a and of b (transposed) read as vec4s: a quarter of the loads */
+  gboolean vec4 = transpose_b && k % 4 == 0 && b_stride % 4 == 0;
   DfPushMatmul push = {
     .m = (uint32_t) m,
     .n = (uint32_t) n,
@@ -118,7 +120,7 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
     .alpha = alpha,
   };
   DfDispatch d = {
-    .shader = DF_SHADER_FOR (matmul, y->dtype),
+    .shader = vec4 ? DF_SHADER_FOR (matmul_vec4, y->dtype) : DF_SHADER_FOR (matmul, y->dtype),
     .spec = { cfg.wg_x, cfg.wg_y, 1, cfg.tile_y, cfg.tile_x },
     .n_spec = 5,
     /* without a bias, b stands in for the unread binding */

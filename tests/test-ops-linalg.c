@@ -101,6 +101,9 @@ test_linear (gconstpointer data)
   check_linear (dtype, 3, 1, 130, 9, TRUE);
   /* N = 131: more than one workgroup of columns */
   check_linear (dtype, 1, 19, 21, 131, TRUE);
+  /* K % 4 == 0: the vec4 path, with edge tiles in M and N */
+  check_linear (dtype, 2, 37, 44, 71, TRUE);
+  check_linear (dtype, 1, 3, 4, 5, FALSE);
 }
 
 /* ------------------------------------------------------------------------
@@ -142,6 +145,8 @@ test_matmul (gconstpointer data)
   check_matmul (dtype, 2, 41, 57, 19, TRUE, 0.125f);
   check_matmul (dtype, 1, 1, 7, 3, FALSE, -2.0f);
   check_matmul (dtype, 2, 17, 9, 133, FALSE, 1.0f);
+  /* b transposed with K % 4 == 0: the vec4 path, batched */
+  check_matmul (dtype, 3, 21, 36, 45, TRUE, 0.5f);
 }
 
 /* 2-D operands are one batch element. */
