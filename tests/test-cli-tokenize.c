@@ -3,6 +3,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "df-test.h"
 
@@ -91,6 +92,29 @@ test_cli_tokenize_search (void)
   g_assert_cmpstr (out, ==, "49406 2368 49407\n");
 }
 
+/* With no variable set, $XDG_DATA_HOME/diffuse/bpe_simple_vocab_16e6.txt.gz */
+static void
+test_cli_tokenize_data_home (void)
+{
+  g_autofree char *vocab = vocab_path ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *home = g_dir_make_tmp ("df-cli-home-XXXXXX", &error);
+  g_autofree char *dir = g_build_filename (home, "diffuse", NULL);
+  g_autofree char *link = g_build_filename (dir, "bpe_simple_vocab_16e6.txt.gz", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  const char *args[] = { "dog", NULL };
+  const char *env[] = { "XDG_DATA_HOME", home, NULL };
+
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  g_assert_cmpint (symlink (vocab, link), ==, 0);
+  g_assert_cmpint (run_cli (args, env, &out, &err), ==, 0);
+  g_assert_cmpstr (out, ==, "49406 1929 49407\n");
+  g_remove (link);
+  g_rmdir (dir);
+  g_rmdir (home);
+}
+
 static void
 test_cli_tokenize_failures (void)
 {
@@ -127,6 +151,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/tokenize/plain", test_cli_tokenize_plain);
   g_test_add_func ("/cli/tokenize/weights", test_cli_tokenize_weights);
   g_test_add_func ("/cli/tokenize/search", test_cli_tokenize_search);
+  g_test_add_func ("/cli/tokenize/data-home", test_cli_tokenize_data_home);
   g_test_add_func ("/cli/tokenize/failures", test_cli_tokenize_failures);
   return g_test_run ();
 }

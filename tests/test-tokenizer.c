@@ -377,6 +377,49 @@ test_tokenizer_long_words (void)
     g_assert_cmpint (g_array_index (ids, int32_t, i), <, 49406);
 }
 
+static gpointer
+encode_golden_thread (gpointer data)
+{
+  JsonArray *cases = data;
+  GPtrArray *results = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+
+  for (int pass = 0; pass < 3; pass++)
+    for (guint c = 0; c < json_array_get_length (cases); c++)
+      {
+        JsonObject *obj = json_array_get_object_element (cases, c);
+        GArray *ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
+
+        df_tokenizer_encode (gz_tok, json_object_get_string_member (obj, "prompt"), ids);
+        g_ptr_array_add (results, ids);
+      }
+  return results;
+}
+
+/* Two threads share one tokenizer (and its word cache) and agree. */
+static void
+test_tokenizer_threads (void)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonArray *cases = golden_cases (parser);
+  GThread *t1, *t2;
+  g_autoptr (GPtrArray) r1 = NULL;
+  g_autoptr (GPtrArray) r2 = NULL;
+
+  get_gz_tok ();
+  t1 = g_thread_new ("encode-1", encode_golden_thread, cases);
+  t2 = g_thread_new ("encode-2", encode_golden_thread, cases);
+  r1 = g_thread_join (t1);
+  r2 = g_thread_join (t2);
+  g_assert_cmpuint (r1->len, ==, 3 * json_array_get_length (cases));
+  g_assert_cmpuint (r1->len, ==, r2->len);
+  for (guint i = 0; i < r1->len; i++)
+    {
+      GArray *a = g_ptr_array_index (r1, i), *b = g_ptr_array_index (r2, i);
+
+      g_assert_cmpmem (a->data, a->len * sizeof (int32_t), b->data, b->len * sizeof (int32_t));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -389,6 +432,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tokenizer/errors", test_tokenizer_errors);
   g_test_add_func ("/tokenizer/invalid-utf8", test_tokenizer_invalid_utf8);
   g_test_add_func ("/tokenizer/long-words", test_tokenizer_long_words);
+  g_test_add_func ("/tokenizer/threads", test_tokenizer_threads);
   status = g_test_run ();
   g_clear_pointer (&gz_tok, df_tokenizer_free);
   return status;
