@@ -1,0 +1,91 @@
+#!/bin/sh
+# GPU check: the test suite on a real GPU's Vulkan driver, the op
+# benchmark, and `diffuse-cli bench --synthetic sd15` at 512×512.
+#
+# The GPU machine has no package registry and no build tools of ours, so
+# the work is split in two:
+#
+#   sh tests/bench/gpu-check.sh prepare   # here (Debian 12): build _build-gpu
+#                                         # and fetch runtime libraries into .gpu/
+#   sh tests/bench/gpu-check.sh run       # there: prints every figure
+#
+# With the workplace's device tool: run `prepare` here, then one device run
+# with carry [".gpu", "_build-gpu"] and the command
+#   sh tests/bench/gpu-check.sh run 2>&1 | tee $OUT/gpu-check.log
+# QUICK=1 makes `run` use tiny sizes (to try it on lavapipe).
+set -eu
+cd "$(dirname "$0")/../.."
+mode=${1:-run}
+build=${GPU_BUILD:-_build-gpu}
+libs=.gpu
+
+if [ "$mode" = prepare ]; then
+  sh .ci/deps
+  grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+  if [ -f $build/build.ninja ]; then meson setup --reconfigure $build -Dbuildtype=release >/dev/null
+  else meson setup $build -Dbuildtype=release >/dev/null; fi
+  ninja -C $build
+  rm -rf $libs && mkdir -p $libs/debs /tmp/diffuse-apt/partial
+  o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/diffuse-apt'
+  # shellcheck disable=SC2086
+  apt-get $o update -q >/dev/null
+  # the Vulkan loader, and the libraries diffuse-cli and the tests link
+  # (kept apart from the system's: only our programs see them)
+  (cd $libs/debs && apt-get $o download -q libvulkan1 libglib2.0-0 libjson-glib-1.0-0 \
+     libpng16-16 libffi8 libpcre2-8-0 libmount1 libselinux1 libblkid1 >/dev/null)
+  du -sh $build $libs
+  exit 0
+fi
+
+[ "$mode" = run ] || { echo "usage: $0 prepare|run" >&2; exit 2; }
+[ -x $build/app/diffuse-cli ] || { echo "no $build: run '$0 prepare' first" >&2; exit 1; }
+
+# unpack our runtime libraries beside the tree; the loader goes where the
+# system looks (only when the machine lacks one)
+if [ -d $libs/debs ]; then
+  mkdir -p /tmp/diffuse-root
+  for f in $libs/debs/*.deb; do dpkg -x "$f" /tmp/diffuse-root; done
+  export LD_LIBRARY_PATH="/tmp/diffuse-root/usr/lib/x86_64-linux-gnu:/tmp/diffuse-root/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+fi
+
+cli=$build/app/diffuse-cli
+echo "== devices"
+$cli devices
+
+echo "== tests on this device"
+export DIFFUSE_TEST_DATA="$PWD/tests/data" DIFFUSE_CLI="$PWD/$cli" GSETTINGS_BACKEND=memory
+export XDG_CACHE_HOME=/tmp/diffuse-cache
+passed=0; failed=0
+for t in half context ops-elementwise ops-linalg networks fullsize pipeline engine; do
+  if [ -x $build/tests/test-$t ]; then
+    if $build/tests/test-$t > /tmp/diffuse-test-$t.log 2>&1; then
+      passed=$((passed + 1)); echo "test-$t: ok"
+    else
+      failed=$((failed + 1)); echo "test-$t: FAILED"; tail -20 /tmp/diffuse-test-$t.log
+    fi
+  fi
+done
+echo "tests: $passed passed, $failed failed"
+
+if [ "${QUICK:-0}" = 1 ]; then size=64; steps=2; reps=1; only="--only matmul"
+else size=512; steps=5; reps=5; only=""; fi
+
+echo "== op benchmark"
+# shellcheck disable=SC2086
+$build/tests/bench/bench-ops --reps $reps $only || true
+
+echo "== bench --synthetic sd15 ${size}x${size}"
+$cli bench --synthetic sd15 --width $size --height $size --steps $steps --profile \
+  | tee /tmp/diffuse-bench.txt
+
+# the hardware bound: 1.61 TFLOP per guided step at 512×512; ~990 dense
+# fp16 TFLOP/s on an H100 SXM (override with PEAK_TFLOPS)
+awk -v peak="${PEAK_TFLOPS:-990}" -v size=$size '
+  /^unet_step_s:/ {
+    tflop = 1.61 * (size / 512) * (size / 512)
+    printf "guided step: %.2f ms; %.1f TFLOP/s; %.2f%% of %g TFLOP/s\n", $2 * 1000, tflop / $2, 100 * tflop / $2 / peak, peak
+  }' /tmp/diffuse-bench.txt
+[ "$failed" -eq 0 ]
