@@ -134,6 +134,20 @@ paste_activated (GtkWidget *widget, const char *name, GVariant *parameter)
   diffuse_window_paste (DIFFUSE_WINDOW (widget));
 }
 
+/* --- downloads ------------------------------------------------------------------- */
+
+static void
+download_model_activated (GtkWidget *widget, const char *name, GVariant *parameter)
+{
+  diffuse_window_download_model (DIFFUSE_WINDOW (widget));
+}
+
+static void
+download_cancel_activated (GtkWidget *widget, const char *name, GVariant *parameter)
+{
+  diffuse_window_download_cancel (DIFFUSE_WINDOW (widget));
+}
+
 /* --- small actions ---------------------------------------------------------------- */
 
 static void
@@ -258,6 +272,10 @@ diffuse_window_class_init_actions (GtkWidgetClass *widget_class)
                                    error_details_activated);
   gtk_widget_class_install_action (widget_class, "win.reuse-from-file", "s", reuse_from_toast);
   gtk_widget_class_install_action (widget_class, "win.extend", "s", extend_activated);
+  gtk_widget_class_install_action (widget_class, "win.download-model", NULL,
+                                   download_model_activated);
+  gtk_widget_class_install_action (widget_class, "win.download-cancel", NULL,
+                                   download_cancel_activated);
   for (guint i = 0; i < G_N_ELEMENTS (mask_actions); i++)
     gtk_widget_class_install_action (widget_class, mask_actions[i], NULL, mask_action_activated);
 

@@ -88,6 +88,69 @@ on_progress (const DfProgress *progress, gpointer user_data)
     }
 }
 
+GPtrArray *
+diffuse_window_get_frames (DiffuseWindow *self)
+{
+  g_return_val_if_fail (DIFFUSE_IS_WINDOW (self), NULL);
+  return self->frames;
+}
+
+static GdkTexture *
+texture_from_image (const DfImage *image)
+{
+  g_autoptr (GBytes) bytes = g_bytes_new (image->pixels, image->stride * (size_t) image->height);
+
+  return gdk_memory_texture_new (image->width, image->height,
+                                 image->channels == 4 ? GDK_MEMORY_R8G8B8A8 : GDK_MEMORY_R8G8B8,
+                                 bytes, image->stride);
+}
+
+/* A frame of the strip was clicked: it becomes the picture shown. */
+static void
+frame_clicked (GtkButton *button, DiffuseWindow *self)
+{
+  guint index = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (button), "frame"));
+
+  if (self->frames == NULL || index >= self->frames->len)
+    return;
+  g_clear_pointer (&self->result, df_image_free);
+  self->result = df_image_copy (g_ptr_array_index (self->frames, index), NULL);
+  diffuse_canvas_set_preview (self->canvas, self->result);
+  diffuse_window_update_canvas_state (self);
+}
+
+/* The strip under the canvas: the frames in order, or hidden. */
+static void
+show_frames (DiffuseWindow *self, GPtrArray *frames)
+{
+  GtkWidget *child;
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->frame_strip))) != NULL)
+    gtk_box_remove (self->frame_strip, child);
+  g_clear_pointer (&self->frames, g_ptr_array_unref);
+  gtk_widget_set_visible (self->frame_strip_scroller, frames != NULL);
+  if (frames == NULL)
+    return;
+  self->frames = g_ptr_array_ref (frames);
+  for (guint i = 0; i < frames->len; i++)
+    {
+      g_autoptr (GdkTexture) texture = texture_from_image (g_ptr_array_index (frames, i));
+      g_autofree char *name = g_strdup_printf (_("Frame %u of %u"), i + 1, frames->len);
+      GtkWidget *picture = gtk_picture_new_for_paintable (GDK_PAINTABLE (texture));
+      GtkWidget *button = gtk_button_new ();
+
+      gtk_widget_set_size_request (picture, 88, 88);
+      gtk_button_set_child (GTK_BUTTON (button), picture);
+      gtk_widget_add_css_class (button, "flat");
+      gtk_widget_set_tooltip_text (button, name);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                      name, -1);
+      g_object_set_data (G_OBJECT (button), "frame", GUINT_TO_POINTER (i));
+      g_signal_connect (button, "clicked", G_CALLBACK (frame_clicked), self);
+      gtk_box_append (self->frame_strip, button);
+    }
+}
+
 static void
 generated (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -128,6 +191,9 @@ generated (GObject *source, GAsyncResult *result, gpointer user_data)
       if (file == NULL)
         diffuse_window_show_error_toast (self, _("Could not save the picture"), save_error);
     }
+  /* Interpolated frames went to the history together, one after the
+   * other (one seed, numbered in order), and show as a strip. */
+  show_frames (self, job->mode == DF_MODE_INTERPOLATE ? images : NULL);
   g_clear_pointer (&self->result, df_image_free);
   if (images->len > 0)
     self->result = df_image_copy (g_ptr_array_index (images, images->len - 1), NULL);
@@ -158,7 +224,19 @@ make_job (DiffuseWindow *self, GError **error)
       job->preview = (DfPreviewMode) g_settings_get_enum (self->settings, "preview-mode");
       job->preview_every = (int) g_settings_get_uint (self->settings, "preview-interval");
     }
-  if (init != NULL)
+  if (adw_expander_row_get_enable_expansion (self->interpolate_row))
+    {
+      /* From (prompt, seed) to (end prompt, end seed); a start image
+       * plays no part. */
+      const char *prompt_b = gtk_editable_get_text (GTK_EDITABLE (self->prompt_b_row));
+
+      job->mode = DF_MODE_INTERPOLATE;
+      job->prompt_b = prompt_b[0] != '\0' ? g_strdup (prompt_b) : NULL;
+      job->seed_b = (uint64_t) gtk_spin_button_get_value (self->seed_b_spin);
+      job->frames = gtk_spin_button_get_value_as_int (self->frames_spin);
+      job->batch_count = 1;
+    }
+  else if (init != NULL)
     {
       g_autoptr (DfImage) mask = diffuse_canvas_get_mask_image (self->canvas);
 

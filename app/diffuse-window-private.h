@@ -5,6 +5,7 @@
  *   diffuse-window-actions.c   actions, shortcuts and file choosers
  *   diffuse-window-generate.c  jobs from the controls, progress, results
  *   diffuse-window-dnd.c       start images: drop, paste, open
+ *   diffuse-window-download.c  model and vocabulary downloads
  *
  * Not installed; tests include it to feed handlers directly. */
 #pragma once
@@ -14,6 +15,7 @@
 
 #include "diffuse-window.h"
 #include "df-engine.h"
+#include "diffuse-download.h"
 
 G_BEGIN_DECLS
 
@@ -50,6 +52,16 @@ struct _DiffuseWindow
   GtkSpinner *model_spinner;
   AdwStatusPage *empty_page;
   DiffuseGallery *gallery;
+  GtkButton *download_button;
+  GtkWidget *download_box;
+  GtkProgressBar *download_progress;
+  GtkLabel *download_label;
+  AdwExpanderRow *interpolate_row;
+  AdwEntryRow *prompt_b_row;
+  GtkSpinButton *seed_b_spin;
+  GtkSpinButton *frames_spin;
+  GtkWidget *frame_strip_scroller;
+  GtkBox *frame_strip;
 
   /* borrowed: the canvas's drop target (owned by the widget it sits on) */
   GtkDropTarget *drop_target;
@@ -60,10 +72,14 @@ struct _DiffuseWindow
   GCancellable *model_cancellable;
   GCancellable *generate_cancellable; /* non-NULL while generating */
   DfImage *result;
+  GPtrArray *frames; /* DfImage: the last interpolation's frames, or NULL */
   guint preview_count;
   gboolean model_ready;
   DfEngine *engine;
   DfJob *job; /* the running job */
+  DiffuseDownload *download;          /* non-NULL while downloading */
+  GCancellable *download_cancellable;
+  char *after_download_model;         /* a model waiting for its vocabulary */
 };
 
 /* Multiples of 8, at least 8: the sizes the engine takes. */
@@ -97,6 +113,19 @@ void diffuse_window_class_init_actions (GtkWidgetClass *widget_class);
 /* diffuse-window-generate.c */
 void diffuse_window_generate (DiffuseWindow *self);
 void diffuse_window_cancel (DiffuseWindow *self);
+
+/* diffuse-window-download.c */
+void diffuse_window_download_model (DiffuseWindow *self);
+void diffuse_window_download_cancel (DiffuseWindow *self);
+/* TRUE when @path is a single-file model and no CLIP vocabulary is
+ * installed: then loading it needs one downloaded first. */
+gboolean diffuse_window_needs_vocabulary (const char *path);
+void diffuse_window_offer_vocabulary (DiffuseWindow *self, const char *model_path);
+/* Where downloads go: $XDG_DATA_HOME/diffuse. */
+char *diffuse_window_data_dir (void);
+
+/* The frames of the last interpolation (DfImage), or NULL. */
+GPtrArray *diffuse_window_get_frames (DiffuseWindow *self);
 
 /* diffuse-window-dnd.c */
 void diffuse_window_init_dnd (DiffuseWindow *self);

@@ -389,6 +389,11 @@ diffuse_window_load_model_full (DiffuseWindow *self, const char *path, const cha
   g_return_if_fail (DIFFUSE_IS_WINDOW (self));
   g_return_if_fail (path != NULL);
 
+  if (vocab_path == NULL && diffuse_window_needs_vocabulary (path))
+    {
+      diffuse_window_offer_vocabulary (self, path);
+      return;
+    }
   g_free (self->model_path);
   self->model_path = g_strdup (path);
   self->model_ready = FALSE;
@@ -519,6 +524,8 @@ diffuse_window_dispose (GObject *object)
     g_cancellable_cancel (self->model_cancellable);
   if (self->generate_cancellable != NULL)
     g_cancellable_cancel (self->generate_cancellable);
+  if (self->download_cancellable != NULL)
+    g_cancellable_cancel (self->download_cancellable);
   g_clear_object (&self->settings);
   G_OBJECT_CLASS (diffuse_window_parent_class)->dispose (object);
 }
@@ -533,8 +540,12 @@ diffuse_window_finalize (GObject *object)
   g_clear_pointer (&self->job, df_job_free);
   g_clear_object (&self->model_cancellable);
   g_clear_object (&self->generate_cancellable);
+  g_clear_object (&self->download);
+  g_clear_object (&self->download_cancellable);
   g_clear_pointer (&self->result, df_image_free);
+  g_clear_pointer (&self->frames, g_ptr_array_unref);
   g_free (self->model_path);
+  g_free (self->after_download_model);
   G_OBJECT_CLASS (diffuse_window_parent_class)->finalize (object);
 }
 
@@ -582,6 +593,16 @@ diffuse_window_class_init (DiffuseWindowClass *klass)
   BIND (model_spinner);
   BIND (empty_page);
   BIND (gallery);
+  BIND (download_button);
+  BIND (download_box);
+  BIND (download_progress);
+  BIND (download_label);
+  BIND (interpolate_row);
+  BIND (prompt_b_row);
+  BIND (seed_b_spin);
+  BIND (frames_spin);
+  BIND (frame_strip_scroller);
+  BIND (frame_strip);
 #undef BIND
 
   diffuse_window_class_init_actions (widget_class);
@@ -629,6 +650,7 @@ diffuse_window_init (DiffuseWindow *self)
                              G_CALLBACK (gallery_folder_changed), self, 0);
   diffuse_window_update_canvas_state (self);
   diffuse_window_update_actions (self);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.download-cancel", FALSE);
 
   model = self->settings != NULL ? g_settings_get_string (self->settings, "model-path") : NULL;
   if (model != NULL && model[0] != '\0')
