@@ -277,6 +277,13 @@ df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   ctx = df_cmd_get_context (cmd);
   cfg = tile_config (ctx);
   {
+    /* row-segment path (see conv2d.comp): tp output pixels of one row per
+     * invocation, cb input channels per step (4 multiply-adds per
+     * accumulator and step for 1×1, 6 for 3×3) */
+    gboolean vec4 = stride == 1 && wd % 4 == 0 && wo % 4 == 0 && padding <= 4;
+    uint32_t tp = wo % 16 == 0 ? 16 : wo % 8 == 0 ? 8 : 4;
+    uint32_t cb_want = ks == 1 ? 4 : 2;
+    uint32_t cb = c % cb_want == 0 ? cb_want : c % 2 == 0 ? 2 : 1;
     DfPushConv2d push = {
       .c = (uint32_t) c,
       .h = (uint32_t) h,
@@ -303,6 +310,16 @@ df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
                   df_div_up (o, (int64_t) cfg.tile_y * cfg.wg_y), (uint32_t) n },
     };
 
+    if (vec4)
+      {
+        d.shader = DF_SHADER_FOR (conv2d_vec4, y->dtype);
+        d.spec[4] = tp;
+        d.spec[5] = (uint32_t) ks;
+        d.spec[6] = (uint32_t) padding;
+        d.spec[7] = cb;
+        d.n_spec = 8;
+        d.groups[0] = df_div_up (ho * (wo / tp), cfg.wg_x);
+      }
     if (!check_groups (op, ctx, d.groups, error))
       return FALSE;
     return df_cmd_dispatch (cmd, &d, error);

@@ -13,9 +13,22 @@
  * output channels times TP consecutive output pixels (flattened over the
  * rows), loading TO weights and TP input pixels per (c, ky, kx) step; no
  * shared memory.  The grid is x: pixel tiles, y: channel tiles, z: images
- * (workgroup size 1 along z). */
+ * (workgroup size 1 along z).
+ *
+ * DF_VEC4 (stride 1, W and Wo multiples of 4, TP a multiple of 4 that
+ * divides Wo): each invocation's TP pixels lie in one output row, so for
+ * each kernel row and input channel it reads the input row segment they
+ * need once, as NV aligned vec4s, and uses it for all KS kernel columns.
+ * On lavapipe, where a load that differs between invocations is a loop
+ * over the SIMD lanes, that is KS·TP scalar loads replaced by NV vec4
+ * loads.  KS and PAD are specialization constants so the kernel columns
+ * unroll; the kernel rows stay a loop (code size, compile time). */
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+
+#ifndef DF_VEC4
+#define DF_VEC4 0
+#endif
 
 DF_WORKGROUP_LAYOUT;
 
@@ -25,9 +38,114 @@ layout(constant_id = 4) const uint TP = 4;
 
 layout(push_constant) uniform Push { DF_PUSH_CONV2D } p;
 layout(std430, binding = 0) writeonly buffer Y { STORE_T y[]; };
+#if DF_VEC4
+layout(std430, binding = 1) readonly buffer X { VEC4_STORE_T x[]; };
+#else
 layout(std430, binding = 1) readonly buffer X { STORE_T x[]; };
+#endif
 layout(std430, binding = 2) readonly buffer W { STORE_T w[]; };
 layout(std430, binding = 3) readonly buffer Bias { STORE_T bias[]; };
+
+#if DF_VEC4
+/* Kernel size and padding (the push constants hold them too), and input
+ * channels per step (CB divides C). */
+layout(constant_id = 5) const uint KS = 3;
+layout(constant_id = 6) const uint PAD = 1;
+layout(constant_id = 7) const uint CB = 1;
+/* vec4s of input row read per kernel row: LEFT of them left of the tile's
+ * first pixel, enough on the right for the last pixel's last tap */
+const uint LEFT = (PAD + 3) / 4;
+const uint NV = (4 * LEFT - PAD + TP + KS - 2) / 4 + 1;
+
+void
+main ()
+{
+  const uint npix = p.ho * p.wo;
+  /* as below: output channels uniform across a workgroup one high */
+  const uint tiles_per_row = p.wo / TP;
+  const uint tile = min (gl_GlobalInvocationID.x, p.ho * tiles_per_row - 1);
+  const uint oy = tile / tiles_per_row;
+  const uint ox0 = tile % tiles_per_row * TP;
+  const uint o0 = (gl_WorkGroupSize.y == 1 ? gl_WorkGroupID.y : gl_GlobalInvocationID.y) * TO;
+  const uint img = gl_WorkGroupID.z;
+
+  const uint taps = KS * KS;
+  const uint w4 = p.w / 4;
+  const uint plane4 = p.h * w4;
+  /* first vec4 of the row segment, in vec4s from the row start */
+  const int q0 = int (ox0 / 4) - int (LEFT);
+
+  uint w_row[TO];
+  for (uint i = 0; i < TO; i++)
+    w_row[i] = min (o0 + i, p.o - 1) * p.c * taps;
+
+  float acc[TO][TP];
+  for (uint i = 0; i < TO; i++)
+    for (uint j = 0; j < TP; j++)
+      acc[i][j] = 0.0;
+
+  for (uint ky = 0; ky < p.ksize; ky++)
+    {
+      const int iy = int (oy + ky) - int (PAD);
+      const bool row_ok = iy >= 0 && iy < int (p.h);
+      /* clamped vec4 index within the plane, and 1 or 0 for padding */
+      uint off[NV];
+      float inside[NV];
+      for (uint q = 0; q < NV; q++)
+        {
+          const int ix4 = q0 + int (q);
+          const bool ok = row_ok && ix4 >= 0 && ix4 < int (w4);
+          off[q] = ok ? uint (iy) * w4 + uint (ix4) : 0u;
+          inside[q] = ok ? 1.0 : 0.0;
+        }
+      for (uint c0 = 0; c0 < p.c; c0 += CB)
+        {
+          float xs[CB][NV * 4];
+          for (uint cb = 0; cb < CB; cb++)
+            {
+              const uint x_base = (img * p.c + c0 + cb) * plane4;
+              for (uint q = 0; q < NV; q++)
+                {
+                  const vec4 v = inside[q] * vec4 (x[x_base + off[q]]);
+                  xs[cb][4 * q] = v.x;
+                  xs[cb][4 * q + 1] = v.y;
+                  xs[cb][4 * q + 2] = v.z;
+                  xs[cb][4 * q + 3] = v.w;
+                }
+            }
+          float wv[TO][CB][KS];
+          for (uint i = 0; i < TO; i++)
+            for (uint cb = 0; cb < CB; cb++)
+              for (uint kx = 0; kx < KS; kx++)
+                wv[i][cb][kx] = float (w[w_row[i] + (c0 + cb) * taps + ky * KS + kx]);
+          /* pixel j's tap kx is input column ox0 + j + kx − PAD.  All CB·KS
+           * taps of one accumulator at once: a spilled accumulator is
+           * loaded and stored once per CB·KS multiply-adds. */
+          for (uint i = 0; i < TO; i++)
+            for (uint j = 0; j < TP; j++)
+              {
+                float sum = acc[i][j];
+                for (uint cb = 0; cb < CB; cb++)
+                  for (uint kx = 0; kx < KS; kx++)
+                    sum = fma (wv[i][cb][kx], xs[cb][4 * LEFT + j + kx - PAD], sum);
+                acc[i][j] = sum;
+              }
+        }
+    }
+
+  for (uint i = 0; i < TO; i++)
+    {
+      const uint o = o0 + i;
+      if (o >= p.o)
+        break;
+      const float add = p.has_bias != 0 ? float (bias[o]) : 0.0;
+      if (gl_GlobalInvocationID.x < p.ho * tiles_per_row)
+        for (uint j = 0; j < TP; j++)
+          y[(img * p.o + o) * npix + oy * p.wo + ox0 + j] = STORE_T (acc[i][j] + add);
+    }
+}
+
+#else
 
 void
 main ()
@@ -106,3 +224,5 @@ main ()
         }
     }
 }
+
+#endif

@@ -221,6 +221,13 @@ test_conv2d (gconstpointer data)
   check_conv2d (dtype, 1, 3, 6, 8, 5, 3, 2, 0, FALSE);
   /* padding 2 around a 1×1 kernel: whole rows and columns of bias only */
   check_conv2d (dtype, 1, 4, 5, 3, 6, 1, 2, 2, TRUE);
+  /* stride 1, widths multiples of 4: the row-segment (vec4) path with 16,
+   * 8 and 4 pixels per invocation, 1×1 and 3×3, wide padding */
+  check_conv2d (dtype, 1, 3, 5, 16, 7, 3, 1, 1, TRUE);
+  check_conv2d (dtype, 2, 5, 7, 12, 19, 3, 1, 1, FALSE);
+  check_conv2d (dtype, 1, 6, 3, 8, 17, 1, 1, 0, TRUE);
+  check_conv2d (dtype, 1, 2, 3, 4, 5, 1, 1, 2, TRUE);
+  check_conv2d (dtype, 1, 3, 4, 4, 6, 3, 1, 3, FALSE);
 }
 
 /* ------------------------------------------------------------------------
