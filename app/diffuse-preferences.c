@@ -70,6 +70,16 @@ sampler_selected (AdwComboRow *row, GParamSpec *pspec, DiffusePreferences *self)
                            df_sampler_kind_name ((DfSamplerKind) selected));
 }
 
+void
+diffuse_preferences_set_gallery_folder (DiffusePreferences *self, const char *folder)
+{
+  g_return_if_fail (DIFFUSE_IS_PREFERENCES (self));
+  g_return_if_fail (folder != NULL);
+
+  g_settings_set_string (self->settings, "gallery-folder", folder);
+  update_gallery_row (self);
+}
+
 static void
 folder_response (GtkNativeDialog *dialog, int response, gpointer user_data)
 {
@@ -81,10 +91,7 @@ folder_response (GtkNativeDialog *dialog, int response, gpointer user_data)
       g_autofree char *path = g_file_get_path (file);
 
       if (path != NULL)
-        {
-          g_settings_set_string (self->settings, "gallery-folder", path);
-          update_gallery_row (self);
-        }
+        diffuse_preferences_set_gallery_folder (self, path);
     }
   g_object_unref (dialog);
 }

@@ -11,5 +11,7 @@ G_DECLARE_FINAL_TYPE (DiffusePreferences, diffuse_preferences, DIFFUSE, PREFEREN
                       AdwPreferencesWindow)
 
 GtkWindow *diffuse_preferences_new (GtkWindow *parent);
+/* What choosing a folder does: "" is Pictures/Diffuse. */
+void diffuse_preferences_set_gallery_folder (DiffusePreferences *self, const char *folder);
 
 G_END_DECLS
