@@ -49,7 +49,7 @@ show_error (DiffuseGallery *self, const char *title, const GError *error)
 {
   GtkWidget *overlay = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_TOAST_OVERLAY);
 
-  g_message ("%s: %s", title, error->message);
+  g_warning ("%s: %s", title, error->message);
   if (overlay != NULL)
     adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), adw_toast_new (title));
 }

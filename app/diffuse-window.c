@@ -37,7 +37,7 @@ diffuse_window_show_error_toast (DiffuseWindow *self, const char *title, const G
 {
   AdwToast *toast = adw_toast_new (title);
 
-  g_message ("%s: %s", title, error->message);
+  g_warning ("%s: %s", title, error->message);
   adw_toast_set_button_label (toast, _("_Details"));
   adw_toast_set_action_name (toast, "win.error-details");
   adw_toast_set_action_target_value (toast, g_variant_new_string (error->message));
@@ -91,7 +91,7 @@ diffuse_window_show_engine_error (DiffuseWindow *self, const GError *error)
 
   if (blocking)
     {
-      g_message ("%s: %s", title, error->message);
+      g_warning ("%s: %s", title, error->message);
       diffuse_window_show_error_dialog (self, title, error->message);
     }
   else
@@ -370,7 +370,7 @@ model_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   else
     {
-      g_message ("Cannot load %s: %s", self->model_path, error->message);
+      g_warning ("Cannot load %s: %s", self->model_path, error->message);
       diffuse_window_show_error_dialog (self, _("Could Not Load the Model"), error->message);
     }
   diffuse_window_update_canvas_state (self);
