@@ -71,44 +71,6 @@ find_toplevel (GType type)
   return NULL;
 }
 
-/* Saves what the window shows now to $DIFFUSE_SCREENSHOT_DIR/NAME.png and
- * checks the picture has the window's size. */
-static void
-save_screenshot (GtkWidget *widget, const char *name)
-{
-  const char *dir = g_getenv ("DIFFUSE_SCREENSHOT_DIR");
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
-  g_autoptr (GdkPaintable) paintable = NULL;
-  g_autoptr (GskRenderNode) node = NULL;
-  g_autoptr (GdkTexture) texture = NULL;
-  g_autoptr (GdkTexture) reloaded = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *path = NULL;
-  GtkSnapshot *snapshot;
-  GskRenderer *renderer;
-
-  if (dir == NULL)
-    return;
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  path = g_strdup_printf ("%s/%s.png", dir, name);
-
-  paintable = gtk_widget_paintable_new (widget);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (snapshot);
-  g_assert_nonnull (node);
-  renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
-  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-
-  reloaded = gdk_texture_new_from_filename (path, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (gdk_texture_get_width (reloaded), ==, width);
-  g_assert_cmpint (gdk_texture_get_height (reloaded), ==, height);
-  g_test_message ("screenshot: %s", path);
-}
-
 static gboolean
 iterate_until_items (DiffuseGallery *gallery, guint n)
 {
@@ -166,7 +128,7 @@ test_window_lifecycle (void)
   g_object_set_data (G_OBJECT (window), "frames-left", GINT_TO_POINTER (3));
   gtk_widget_add_tick_callback (GTK_WIDGET (window), on_tick, &drawn, NULL);
   g_assert_true (iterate_until (&drawn, 10000));
-  save_screenshot (GTK_WIDGET (window), "window");
+  ui_save_screenshot (GTK_WIDGET (window), "window");
 
   /* The about dialog opens over the window. */
   g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
@@ -277,7 +239,7 @@ test_window_generate (void)
     g_object_set_data (G_OBJECT (window), "frames-left", GINT_TO_POINTER (3));
     gtk_widget_add_tick_callback (GTK_WIDGET (window), on_tick, &drawn, NULL);
     g_assert_true (iterate_until (&drawn, 10000));
-    save_screenshot (GTK_WIDGET (window), "generated");
+    ui_save_screenshot (GTK_WIDGET (window), "generated");
   }
   /* The picture went to the history at once. */
   g_assert_true (iterate_until_items (diffuse_window_get_gallery (window), 1));
