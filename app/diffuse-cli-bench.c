@@ -12,7 +12,10 @@
  * phase (mem_clip_peak_mib, mem_unet_peak_mib, mem_vae_peak_mib) from the
  * allocator's own accounting; peak_device_mib is the largest of them.
  * --profile adds each shader's share of the UNet step (op.<shader>_pct)
- * and a per-shader breakdown of the VAE decode (vae_op.<shader>_ms). */
+ * and a per-shader breakdown of the VAE decode (vae_op.<shader>_ms).
+ * --memory-only records the text encoder, one guided UNet step and the
+ * whole VAE decode without submitting them: the memory timeline of any
+ * size in seconds, even on a device far too slow to run it. */
 #include "config.h"
 
 #include <glib/gi18n.h>
@@ -93,6 +96,85 @@ print_profile (GHashTable *profile, gboolean json, const char *key, const char *
     printf ("}");
 }
 
+static void
+print_figures (GArray *figures, gboolean json)
+{
+  for (guint i = 0; i < figures->len; i++)
+    {
+      const Figure *fig = &g_array_index (figures, Figure, i);
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+      g_ascii_formatd (buf, sizeof buf, "%.4f", fig->value);
+      if (json)
+        printf ("%s\"%s\": %s", i ? ", " : "", fig->name, buf);
+      else
+        printf ("%s: %s\n", fig->name, buf);
+    }
+}
+
+/* --memory-only: record, never submit, and report the allocator's peaks. */
+static int
+memory_timeline (DfContext *ctx, DfClip *clip, DfUNet *unet, DfVae *vae, DfDType dtype, int lw,
+                 int lh, gboolean json, GArray *figures)
+{
+  const DfUNetConfig *uc = df_unet_get_config (unet);
+  const DfVAEConfig *vc = df_vae_get_config (vae);
+  const DfClipConfig *cc = df_clip_get_config (clip);
+  int f = 1 << (vc->n_blocks - 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = NULL;
+  g_autoptr (DfTensor) ids = NULL;
+  g_autoptr (DfTensor) text = NULL;
+  g_autoptr (DfTensor) sample = NULL;
+  g_autoptr (DfTensor) t = NULL;
+  g_autoptr (DfTensor) context = NULL;
+  g_autoptr (DfTensor) out = NULL;
+  g_autoptr (DfTensor) latent = NULL;
+  g_autoptr (DfTensor) image = NULL;
+  double peak = 0;
+
+  df_context_reset_peak (ctx);
+  if ((cmd = df_cmd_new (ctx, &error)) == NULL
+      || (ids = df_tensor_new4 (ctx, DF_DTYPE_U32, 2, 77, 0, 0, &error)) == NULL
+      || (text = df_tensor_new4 (ctx, dtype, 2, 77, cc->hidden_size, 0, &error)) == NULL
+      || !df_clip_forward (clip, cmd, text, ids, 0, &error))
+    return diffuse_cli_fail (error->message);
+  note_peak (figures, "mem_clip_peak_mib", ctx, &peak);
+  g_clear_pointer (&cmd, df_cmd_free);
+
+  df_context_reset_peak (ctx);
+  if ((cmd = df_cmd_new (ctx, &error)) == NULL
+      || (sample = df_tensor_new4 (ctx, dtype, 2, uc->in_channels, lh, lw, &error)) == NULL
+      || (t = df_tensor_new4 (ctx, DF_DTYPE_F32, 2, 0, 0, 0, &error)) == NULL
+      || (context = df_tensor_new4 (ctx, dtype, 2, 77, uc->cross_attention_dim, 0, &error))
+             == NULL
+      || (out = df_tensor_new4 (ctx, dtype, 2, uc->out_channels, lh, lw, &error)) == NULL
+      || !df_unet_forward (unet, cmd, out, sample, t, context, &error))
+    return diffuse_cli_fail (error->message);
+  note_peak (figures, "mem_unet_peak_mib", ctx, &peak);
+  g_clear_pointer (&cmd, df_cmd_free);
+  g_clear_pointer (&sample, df_tensor_free);
+  g_clear_pointer (&out, df_tensor_free);
+
+  /* the whole decode, untiled: what tiling would have to save */
+  df_context_reset_peak (ctx);
+  if ((cmd = df_cmd_new (ctx, &error)) == NULL
+      || (latent = df_tensor_new4 (ctx, dtype, 1, vc->latent_channels, lh, lw, &error)) == NULL
+      || (image = df_tensor_new4 (ctx, dtype, 1, vc->out_channels, lh * f, lw * f, &error))
+             == NULL
+      || !df_vae_decode (vae, cmd, image, latent, &error))
+    return diffuse_cli_fail (error->message);
+  note_peak (figures, "mem_vae_peak_mib", ctx, &peak);
+  g_array_append_val (figures, ((Figure) { "vae_tile", (double) df_vae_choose_tile (vae, lh, lw) }));
+  g_array_append_val (figures, ((Figure) { "peak_device_mib", peak }));
+  if (json)
+    printf ("{");
+  print_figures (figures, json);
+  if (json)
+    printf ("}\n");
+  return 0;
+}
+
 int
 diffuse_cli_bench (int argc, char **argv)
 {
@@ -102,6 +184,7 @@ diffuse_cli_bench (int argc, char **argv)
   int width = 512, height = 512, steps = 3;
   gboolean json = FALSE;
   gboolean profile_all = FALSE;
+  gboolean memory_only = FALSE;
   const GOptionEntry entries[] = {
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model_path,
       N_("Model: a .safetensors checkpoint or a diffusers folder"), N_("PATH") },
@@ -111,6 +194,9 @@ diffuse_cli_bench (int argc, char **argv)
     { "height", 0, 0, G_OPTION_ARG_INT, &height, N_("Height in pixels (default 512)"), N_("H") },
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, N_("UNet steps to time (default 3)"), N_("N") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print one JSON object"), NULL },
+    { "memory-only", 0, 0, G_OPTION_ARG_NONE, &memory_only,
+      N_("Only record the networks, without running them, and print the memory figures"),
+      NULL },
     { "profile", 0, 0, G_OPTION_ARG_NONE, &profile_all,
       N_("Also print each shader’s share of the UNet step and a VAE breakdown"), NULL },
     { "device", 0, 0, G_OPTION_ARG_STRING, &device,
@@ -197,6 +283,8 @@ diffuse_cli_bench (int argc, char **argv)
         f << (uc->n_blocks - 1));
       return diffuse_cli_fail (msg);
     }
+  if (memory_only)
+    return memory_timeline (ctx, clip, unet, vae, dtype, lw, lh, json, figures);
 
   /* the text encoder: two chunks (negative and positive prompt), ids of a
    * short prompt within any vocabulary */
@@ -287,17 +375,7 @@ diffuse_cli_bench (int argc, char **argv)
 
   if (json)
     printf ("{");
-  for (guint i = 0; i < figures->len; i++)
-    {
-      const Figure *fig = &g_array_index (figures, Figure, i);
-      char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-      g_ascii_formatd (buf, sizeof buf, "%.4f", fig->value);
-      if (json)
-        printf ("%s\"%s\": %s", i ? ", " : "", fig->name, buf);
-      else
-        printf ("%s: %s\n", fig->name, buf);
-    }
+  print_figures (figures, json);
   print_profile (profile, json, "ops_ms", "op.", "_ms", FALSE);
   if (profile_all)
     {
