@@ -37,13 +37,18 @@ tile_config (DfContext *ctx)
   return (DfTileConfig) { 16, 16, 4, 4 };
 }
 
-/* Keys per online-softmax step: blocks save rescaling the accumulator on
- * GPUs; on lavapipe one key at a time compiles 4–10× faster and runs
- * faster too (measured with bench-ops). */
+/* Query rows per invocation of the register kernel.  On a CPU device the
+ * rows share each key's K and V loads: at D = 40, 8 rows run 5× faster
+ * than 1 (bench-ops).  The accumulators of R rows are R·D floats and the
+ * compile time grows with them (D = 160: 3 s at R = 2, 30 s at R = 8),
+ * hence R·D ≤ 320; the VAE's D = 512 keeps its arrays in scratch memory,
+ * where R = 4 runs 5× faster than 1 and compiles in 4 s. */
 static uint32_t
-attention_key_block (DfContext *ctx)
+attention_rows (DfContext *ctx, int64_t d)
 {
-  return df_context_get_info (ctx)->type == DF_DEVICE_CPU ? 1 : 8;
+  if (df_context_get_info (ctx)->type != DF_DEVICE_CPU)
+    return 1;
+  return d <= 160 ? (uint32_t) MAX (1, 320 / d) : 4;
 }
 
 /* 512: the VAE's mid-block attention is one head as wide as its channels */
@@ -333,7 +338,7 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
   const char *op = "attention";
   DfContext *ctx;
   int64_t batch, lq, lk, channels, d;
-  uint32_t wg;
+  uint32_t wg, rows;
 
   g_return_val_if_fail (cmd != NULL && out != NULL && q != NULL && k != NULL && v != NULL,
                         FALSE);
@@ -378,6 +383,7 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
 
   ctx = df_cmd_get_context (cmd);
   wg = attention_workgroup (ctx);
+  rows = attention_rows (ctx, d);
   {
     DfPushAttention push = {
       .lq = (uint32_t) lq,
@@ -388,14 +394,14 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
     };
     DfDispatch dd = {
       .shader = DF_SHADER_FOR (attention, q->dtype),
-      .spec = { wg, 1, 1, (uint32_t) d, attention_key_block (ctx) },
+      .spec = { wg, 1, 1, (uint32_t) d, rows },
       .n_spec = 5,
       .bindings = { out, q, k, v },
       .n_bindings = 4,
       .write_mask = 1u << 0,
       .push = &push,
       .push_size = sizeof push,
-      .groups = { df_div_up (lq, wg), (uint32_t) heads, (uint32_t) batch },
+      .groups = { df_div_up (lq, (int64_t) wg * rows), (uint32_t) heads, (uint32_t) batch },
     };
 
     if (!check_groups (op, ctx, dd.groups, error))

@@ -1,31 +1,42 @@
 #version 450
 /* attention: fused multi-head attention with online softmax, fp32
  * accumulation.  The Lq × Lk score matrix is never stored: each invocation
- * owns one query row of one head, keeps q and the output accumulator in
- * registers, and makes one pass over the keys in blocks of KB, keeping the
- * running maximum m and sum l of exp(score − m):
+ * owns R query rows of one head, keeps q and the output accumulators in
+ * registers, and makes one pass over the keys, one key at a time, keeping
+ * per row the running maximum m and sum l of exp(score − m):
  *
- *   m' = max(m, max_j s_j);  acc = acc · 2^(m − m') + Σ_j 2^(s_j − m') v_j
- *   l = l · 2^(m − m') + Σ_j 2^(s_j − m');  out = acc / l
+ *   m' = max(m, s_j);  acc = acc · 2^(m − m') + 2^(s_j − m') v_j
+ *   l = l · 2^(m − m') + 2^(s_j − m');  out = acc / l
  *
  * with s_j = scale · log2(e) · q·k_j (exp2 in place of exp).
  *
  *   q, out [B, Lq, heads · D]
  *   k, v   [B, Lk, heads · D]
  *
- * D (a multiple of 4, here ≤ 256) is a specialization constant, so rows are
+ * D (a multiple of 4, up to 512) is a specialization constant, so rows are
  * read as vec4s.  The grid is x: query rows, y: heads, z: batch; the
- * workgroup size along y and z must be 1. */
+ * workgroup size along y and z must be 1.  One key per step: on lavapipe
+ * that compiles 4–10× faster than blocks of keys and runs faster too; R
+ * rows per invocation share each key's K and V loads (on lavapipe a load
+ * uniform across the workgroup is one scalar load, but it still costs as
+ * much as several multiply-adds). */
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
 DF_WORKGROUP_LAYOUT;
 
-/* Head dimension, and keys per online-softmax step. */
+/* Head dimension, and query rows per invocation. */
 layout(constant_id = 3) const uint D = 64;
-layout(constant_id = 4) const uint KB = 8;
+layout(constant_id = 4) const uint R = 1;
 
 const uint D4 = D / 4;
+/* Loops over the D4 vec4s of a row run as D4 / DC chunks of DC.  Lavapipe
+ * (NIR) unrolls loops of up to 32 iterations; a loop over a register array
+ * that is not unrolled indexes it dynamically, which is 3× slower for
+ * heads of 136–160 (measured with bench-ops), so those run as chunks of 8
+ * that unroll at both levels.  Wider rows (the VAE's 512) stay one loop:
+ * there the arrays live in scratch memory and unrolling is 10× slower. */
+const uint DC = D4 <= 32 || D4 > 40 ? D4 : D4 % 8 == 0 ? 8 : D4 % 4 == 0 ? 4 : 2;
 /* Stands in for −∞ for masked keys: 2^(MASKED − m) is 0 for any real m,
  * without the infinities that fast-math compilers may mishandle. */
 const float MASKED = -1.0e30;
@@ -41,65 +52,98 @@ main ()
 {
   /* head, batch and the key loop are uniform across the workgroup (no early
    * return either), so K and V loads are the same for every invocation:
-   * one load per workgroup on CPU devices, broadcasts on GPUs */
-  const uint i = min (gl_GlobalInvocationID.x, p.lq - 1);
+   * one load per workgroup on CPU devices, broadcasts on GPUs.  Each key's
+   * K and V rows then serve the R query rows of every invocation. */
+  const uint row0 = gl_GlobalInvocationID.x * R;
   const uint head = gl_WorkGroupID.y;
   const uint batch = gl_WorkGroupID.z;
 
   const uint row = p.heads * D4; /* vec4s per token */
-  const uint q_off = (batch * p.lq + i) * row + head * D4;
   const uint kv_base = batch * p.lk * row + head * D4;
-  /* causal: the workgroup's last query sees keys 0..last; each invocation
-   * masks the keys after its own query */
-  const uint last = (gl_WorkGroupID.x + 1) * gl_WorkGroupSize.x - 1;
+  /* causal: the workgroup's last query sees keys 0..last; each row masks
+   * the keys after its own query */
+  const uint last = (gl_WorkGroupID.x + 1) * gl_WorkGroupSize.x * R - 1;
   const uint n_keys = p.causal != 0 ? min (p.lk, last + 1) : p.lk;
-  const uint own_keys = p.causal != 0 ? i + 1 : p.lk;
 
-  vec4 qv[D4];
-  vec4 acc[D4];
-  for (uint d = 0; d < D4; d++)
+  uint q_off[R];
+  uint own_keys[R];
+  vec4 qv[R][D4];
+  vec4 acc[R][D4];
+  float m[R];
+  float l[R];
+  for (uint r = 0; r < R; r++)
     {
-      qv[d] = vec4 (q[q_off + d]) * p.scale_log2e;
-      acc[d] = vec4 (0.0);
+      const uint i = min (row0 + r, p.lq - 1);
+      q_off[r] = (batch * p.lq + i) * row + head * D4;
+      own_keys[r] = p.causal != 0 ? i + 1 : p.lk;
+      for (uint d0 = 0; d0 < D4; d0 += DC)
+        for (uint dd = 0; dd < DC; dd++)
+          {
+            const uint d = d0 + dd;
+            qv[r][d] = vec4 (q[q_off[r] + d]) * p.scale_log2e;
+            acc[r][d] = vec4 (0.0);
+          }
+      m[r] = MASKED;
+      l[r] = 0.0;
     }
-  float m = MASKED;
-  float l = 0.0;
 
-  for (uint j0 = 0; j0 < n_keys; j0 += KB)
+  for (uint j = 0; j < n_keys; j++)
     {
-      float s[KB];
-      float m_new = m;
-      for (uint jj = 0; jj < KB; jj++)
+      const uint kv_off = kv_base + j * row;
+      vec4 kv[D4];
+      for (uint d0 = 0; d0 < D4; d0 += DC)
+        for (uint dd = 0; dd < DC; dd++)
+          {
+            const uint d = d0 + dd;
+            kv[d] = vec4 (k[kv_off + d]);
+          }
+      float pr[R];
+      for (uint r = 0; r < R; r++)
         {
-          const uint j = min (j0 + jj, n_keys - 1);
-          const uint k_off = kv_base + j * row;
-          float dot_qk = 0.0;
-          for (uint d = 0; d < D4; d++)
-            dot_qk += dot (qv[d], vec4 (k[k_off + d]));
-          s[jj] = j0 + jj < min (n_keys, own_keys) ? dot_qk : MASKED;
-          m_new = max (m_new, s[jj]);
+          vec4 dot4 = vec4 (0.0);
+          for (uint d0 = 0; d0 < D4; d0 += DC)
+            for (uint dd = 0; dd < DC; dd++)
+              {
+                const uint d = d0 + dd;
+                dot4 = fma (qv[r][d], kv[d], dot4);
+              }
+          const float s = j < own_keys[r] ? dot4.x + dot4.y + dot4.z + dot4.w : MASKED;
+          const float m_new = max (m[r], s);
+          const float corr = exp2 (m[r] - m_new);
+          pr[r] = exp2 (s - m_new);
+          l[r] = fma (l[r], corr, pr[r]);
+          m[r] = m_new;
+          for (uint d0 = 0; d0 < D4; d0 += DC)
+            for (uint dd = 0; dd < DC; dd++)
+              {
+                const uint d = d0 + dd;
+                acc[r][d] *= corr;
+              }
         }
-
-      const float corr = exp2 (m - m_new);
-      l *= corr;
-      for (uint d = 0; d < D4; d++)
-        acc[d] *= corr;
-      for (uint jj = 0; jj < KB; jj++)
-        {
-          const uint j = min (j0 + jj, n_keys - 1);
-          const uint v_off = kv_base + j * row;
-          const float pj = exp2 (s[jj] - m_new);
-          l += pj;
-          for (uint d = 0; d < D4; d++)
-            acc[d] = fma (vec4 (pj), vec4 (v[v_off + d]), acc[d]);
-        }
-      m = m_new;
+      for (uint d0 = 0; d0 < D4; d0 += DC)
+        for (uint dd = 0; dd < DC; dd++)
+          {
+            const uint d = d0 + dd;
+            kv[d] = vec4 (v[kv_off + d]);
+          }
+      for (uint r = 0; r < R; r++)
+        for (uint d0 = 0; d0 < D4; d0 += DC)
+          for (uint dd = 0; dd < DC; dd++)
+            {
+              const uint d = d0 + dd;
+              acc[r][d] = fma (vec4 (pr[r]), kv[d], acc[r][d]);
+            }
     }
 
-  if (gl_GlobalInvocationID.x < p.lq)
-    {
-      const float inv_l = 1.0 / l;
-      for (uint d = 0; d < D4; d++)
-        out_[q_off + d] = VEC4_STORE_T (acc[d] * inv_l);
-    }
+  for (uint r = 0; r < R; r++)
+    if (row0 + r < p.lq)
+      {
+        const float inv_l = 1.0 / l[r];
+        for (uint d0 = 0; d0 < D4; d0 += DC)
+          for (uint dd = 0; dd < DC; dd++)
+            {
+              const uint d = d0 + dd;
+              out_[q_off[r] + d] = VEC4_STORE_T (acc[r][d] * inv_l);
+            }
+      }
 }

@@ -276,6 +276,8 @@ test_attention (gconstpointer data)
   /* the deeper UNet levels: D = 80 and 160 */
   check_attention (dtype, 1, 2, 80, 21, 13, 1.0f / sqrtf (80), FALSE);
   check_attention (dtype, 2, 1, 160, 9, 33, 1.0f / sqrtf (160), FALSE);
+  /* the VAE's mid-block: one head of 512 */
+  check_attention (dtype, 1, 1, 512, 13, 11, 1.0f / sqrtf (512), FALSE);
   /* CLIP: causal self-attention, D = 64 */
   check_attention (dtype, 2, 2, 64, 23, 23, 1.0f / 8.0f, TRUE);
   /* a single key, fewer keys than queries under the causal mask */

@@ -39,6 +39,11 @@ static const BenchCase cases[] = {
   { CASE_CONV2D, "conv2d 1x1 320->320 64x64", 320, 64, 1, 0, TRUE },
   { CASE_ATTENTION, "attention self 4096x4096, 8x40", 4096, 4096, 8, 40, TRUE },
   { CASE_ATTENTION, "attention cross 4096x77, 8x40", 4096, 77, 8, 40, TRUE },
+  /* the deeper UNet levels (32×32 and 16×16 tokens, never scaled: they
+   * are small already), the VAE mid-block (one head of 512) */
+  { CASE_ATTENTION, "attention self 1024x1024, 8x80", 1024, 1024, 8, 80, FALSE },
+  { CASE_ATTENTION, "attention self 256x256, 8x160", 256, 256, 8, 160, FALSE },
+  { CASE_ATTENTION, "attention self 4096x4096, 1x512", 4096, 4096, 1, 512, TRUE },
 };
 
 /* Records one run of the case; returns its FLOPs, or 0 with error set. */
