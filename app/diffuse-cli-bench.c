@@ -132,6 +132,7 @@ memory_timeline (DfContext *ctx, DfClip *clip, DfUNet *unet, DfVae *vae, DfDType
   g_autoptr (DfTensor) latent = NULL;
   g_autoptr (DfTensor) image = NULL;
   double peak = 0;
+  int tile, th, tw;
 
   df_context_reset_peak (ctx);
   if ((cmd = df_cmd_new (ctx, &error)) == NULL
@@ -156,16 +157,19 @@ memory_timeline (DfContext *ctx, DfClip *clip, DfUNet *unet, DfVae *vae, DfDType
   g_clear_pointer (&sample, df_tensor_free);
   g_clear_pointer (&out, df_tensor_free);
 
-  /* the whole decode, untiled: what tiling would have to save */
+  /* the decode as the pipeline runs it: whole, or one tile at a time */
+  tile = df_vae_choose_tile (vae, lh, lw);
+  th = tile > 0 ? MIN (tile, lh) : lh;
+  tw = tile > 0 ? MIN (tile, lw) : lw;
   df_context_reset_peak (ctx);
   if ((cmd = df_cmd_new (ctx, &error)) == NULL
-      || (latent = df_tensor_new4 (ctx, dtype, 1, vc->latent_channels, lh, lw, &error)) == NULL
-      || (image = df_tensor_new4 (ctx, dtype, 1, vc->out_channels, lh * f, lw * f, &error))
+      || (latent = df_tensor_new4 (ctx, dtype, 1, vc->latent_channels, th, tw, &error)) == NULL
+      || (image = df_tensor_new4 (ctx, dtype, 1, vc->out_channels, th * f, tw * f, &error))
              == NULL
       || !df_vae_decode (vae, cmd, image, latent, &error))
     return diffuse_cli_fail (error->message);
   note_peak (figures, "mem_vae_peak_mib", ctx, &peak);
-  g_array_append_val (figures, ((Figure) { "vae_tile", (double) df_vae_choose_tile (vae, lh, lw) }));
+  g_array_append_val (figures, ((Figure) { "vae_tile", (double) tile }));
   g_array_append_val (figures, ((Figure) { "peak_device_mib", peak }));
   if (json)
     printf ("{");

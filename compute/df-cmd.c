@@ -321,20 +321,22 @@ df_cmd_dispatch (DfCmd *cmd, const DfDispatch *d, GError **error)
     {
       const DfTensor *t = d->bindings[i];
       const DfAlloc *a;
+      VkDeviceSize bytes;
 
       g_assert (t != NULL && t->ctx == ctx);
       a = t->alloc;
-      if (a->size > ctx->info.max_storage_buffer_range)
+      bytes = df_tensor_bytes (t);
+      if (bytes > ctx->info.max_storage_buffer_range)
         {
           g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
                        "%s: tensor %s is %" G_GUINT64_FORMAT " MiB, over the device's "
                        "limit of %" G_GUINT64_FORMAT " MiB per buffer binding",
                        df_shader_get (d->shader)->name, df_shape_str (t),
-                       (guint64) (a->size >> 20),
+                       (guint64) (bytes >> 20),
                        (guint64) (ctx->info.max_storage_buffer_range >> 20));
           return FALSE;
         }
-      infos[i] = (VkDescriptorBufferInfo){ a->buffer, a->offset, a->size };
+      infos[i] = (VkDescriptorBufferInfo){ a->buffer, a->offset + t->offset, bytes };
       writes[i] = (VkWriteDescriptorSet){
         .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
         .dstBinding = (uint32_t) i,
@@ -342,7 +344,7 @@ df_cmd_dispatch (DfCmd *cmd, const DfDispatch *d, GError **error)
         .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
         .pBufferInfo = &infos[i],
       };
-      spans[i] = (Span){ a->buffer, a->offset, a->offset + a->size };
+      spans[i] = (Span){ a->buffer, a->offset + t->offset, a->offset + t->offset + bytes };
       if (overlaps (cmd->written, &spans[i])
           || ((d->write_mask & (1u << i)) && overlaps (cmd->read, &spans[i])))
         need_barrier = TRUE;

@@ -350,23 +350,27 @@ staging (DfContext *ctx, GError **error)
 }
 
 static gboolean
-transfer (DfAlloc *a, DfContext *ctx, void *host, size_t bytes, gboolean upload, GError **error)
+transfer (const DfTensor *t, void *host, size_t bytes, gboolean upload, GError **error)
 {
+  DfAlloc *a = t->alloc;
+  DfContext *ctx = t->ctx;
+  VkDeviceSize base = a->offset + t->offset;
   DfBlock *st;
 
-  if (bytes > a->size)
+  if (bytes > df_tensor_bytes (t))
     {
       g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
-                   "Transfer of %zu bytes into a tensor of %" G_GUINT64_FORMAT " bytes", bytes,
-                   (guint64) a->size);
+                   "Transfer of %zu bytes into a tensor of %zu bytes", bytes,
+                   df_tensor_bytes (t));
       return FALSE;
     }
   if (a->mapped)
     {
+      char *mapped = (char *) a->mapped + t->offset;
       if (upload)
-        memcpy (a->mapped, host, bytes);
+        memcpy (mapped, host, bytes);
       else
-        memcpy (host, a->mapped, bytes);
+        memcpy (host, mapped, bytes);
       return TRUE;
     }
   st = staging (ctx, error);
@@ -378,14 +382,12 @@ transfer (DfAlloc *a, DfContext *ctx, void *host, size_t bytes, gboolean upload,
       if (upload)
         {
           memcpy (st->mapped, (char *) host + done, chunk);
-          if (!df_context_copy_buffer (ctx, st->buffer, 0, a->buffer, a->offset + done, chunk,
-                                       error))
+          if (!df_context_copy_buffer (ctx, st->buffer, 0, a->buffer, base + done, chunk, error))
             return FALSE;
         }
       else
         {
-          if (!df_context_copy_buffer (ctx, a->buffer, a->offset + done, st->buffer, 0, chunk,
-                                       error))
+          if (!df_context_copy_buffer (ctx, a->buffer, base + done, st->buffer, 0, chunk, error))
             return FALSE;
           memcpy ((char *) host + done, st->mapped, chunk);
         }
@@ -482,8 +484,38 @@ df_tensor_free (DfTensor *t)
 {
   if (t == NULL)
     return;
-  df_alloc_free (t->ctx, t->alloc);
+  if (!t->view)
+    df_alloc_free (t->ctx, t->alloc);
   g_free (t);
+}
+
+DfTensor *
+df_tensor_view_rows (DfTensor *t, int64_t row0, int64_t n_rows, GError **error)
+{
+  int64_t c = t->shape[t->ndim - 1];
+  int64_t rows = df_tensor_numel (t) / c;
+  uint64_t offset = t->offset + (uint64_t) (row0 * c) * df_dtype_size (t->dtype);
+  uint64_t align = MAX (t->ctx->info.min_storage_buffer_offset_alignment, 4);
+  DfTensor *v;
+
+  if (row0 < 0 || n_rows < 1 || row0 + n_rows > rows || offset % align != 0)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "Cannot view rows %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT " of %s (%"
+                   G_GINT64_FORMAT " rows, offsets aligned to %" G_GUINT64_FORMAT " bytes)",
+                   row0, row0 + n_rows - 1, df_shape_str (t), rows, (guint64) align);
+      return NULL;
+    }
+  v = g_new0 (DfTensor, 1);
+  v->ctx = t->ctx;
+  v->alloc = t->alloc;
+  v->dtype = t->dtype;
+  v->ndim = 2;
+  v->shape[0] = n_rows;
+  v->shape[1] = c;
+  v->offset = offset;
+  v->view = TRUE;
+  return v;
 }
 
 gboolean
@@ -511,13 +543,13 @@ df_tensor_reshape (DfTensor *t, int ndim, const int64_t *shape, GError **error)
 gboolean
 df_tensor_upload (DfTensor *t, const void *data, size_t bytes, GError **error)
 {
-  return transfer (t->alloc, t->ctx, (void *) data, bytes, TRUE, error);
+  return transfer (t, (void *) data, bytes, TRUE, error);
 }
 
 gboolean
 df_tensor_download (const DfTensor *t, void *data, size_t bytes, GError **error)
 {
-  return transfer (t->alloc, t->ctx, data, bytes, FALSE, error);
+  return transfer (t, data, bytes, FALSE, error);
 }
 
 gboolean

@@ -384,3 +384,66 @@ nn_resnet (DfNet *net, const DfTensor *x, const DfTensor *emb_act, const char *n
     return NULL;
   return g_steal_pointer (&out);
 }
+
+/* Rows per chunk so that a [rows, inner] activation fits one binding, a
+ * multiple of the rows that keep a view of [rows, c] at an aligned offset. */
+static int64_t
+rows_per_chunk (DfNet *net, int64_t rows, int64_t c, int64_t inner)
+{
+  const DfDeviceInfo *info = df_context_get_info (net->ctx);
+  uint64_t size = df_dtype_size (net->dtype);
+  int64_t fit = (int64_t) (info->max_storage_buffer_range / ((uint64_t) inner * size));
+  int64_t align = (int64_t) MAX (info->min_storage_buffer_offset_alignment, 4);
+  int64_t row_bytes = c * (int64_t) size, a = align, b = row_bytes, step;
+
+  /* testing aid: force small chunks on small models */
+  if (g_getenv ("DIFFUSE_TEST_CHUNK_ROWS") != NULL)
+    fit = MIN (fit, g_ascii_strtoll (g_getenv ("DIFFUSE_TEST_CHUNK_ROWS"), NULL, 10));
+  if (fit >= rows)
+    return rows;
+  while (b != 0) /* gcd */
+    {
+      int64_t r = a % b;
+      a = b;
+      b = r;
+    }
+  step = align / a;
+  return MAX (step, fit / step * step);
+}
+
+DfTensor *
+nn_feed_forward_geglu (DfNet *net, const DfTensor *x, const char *name, GError **error)
+{
+  g_autofree char *in_name = g_strdup_printf ("%s.net.0.proj", name);
+  g_autofree char *out_name = g_strdup_printf ("%s.net.2", name);
+  const DfTensor *w_in = df_weights_get (net->w, error, "%s.weight", in_name);
+  const DfTensor *w_out = w_in ? df_weights_get (net->w, error, "%s.weight", out_name) : NULL;
+  const DfTensor *b_in = df_weights_find (net->w, "%s.bias", in_name);
+  const DfTensor *b_out = df_weights_find (net->w, "%s.bias", out_name);
+  int64_t c = x->shape[x->ndim - 1], rows = df_tensor_numel (x) / c, chunk;
+  g_autoptr (DfTensor) out = NULL;
+
+  if (w_out == NULL)
+    return NULL;
+  out = nn_new (net, error, x->ndim, x->shape);
+  if (out == NULL)
+    return NULL;
+  chunk = rows_per_chunk (net, rows, c, w_in->shape[0]);
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk)
+    {
+      int64_t n = MIN (chunk, rows - r0);
+      g_autoptr (DfTensor) xv = df_tensor_view_rows ((DfTensor *) x, r0, n, error);
+      g_autoptr (DfTensor) ov = xv ? df_tensor_view_rows (out, r0, n, error) : NULL;
+      g_autoptr (DfTensor) p = ov ? nn_new4 (net, error, n, w_in->shape[0], 0, 0) : NULL;
+      g_autoptr (DfTensor) g = p ? nn_new4 (net, error, n, w_in->shape[0] / 2, 0, 0) : NULL;
+
+      if (g == NULL || !df_op_linear (net->cmd, p, xv, w_in, b_in, error)
+          || !df_op_geglu (net->cmd, g, p, error)
+          || !df_op_linear (net->cmd, ov, g, w_out, b_out, error))
+        {
+          g_prefix_error (error, "%s: ", name);
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&out);
+}

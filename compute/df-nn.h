@@ -64,6 +64,12 @@ gboolean nn_add_inplace (DfNet *net, DfTensor *a, const DfTensor *b, GError **er
 /* [B, C, H, W] ↔ [B, H·W, C] */
 DfTensor *nn_nchw_to_nlc (DfNet *net, const DfTensor *x, GError **error);
 DfTensor *nn_nlc_to_nchw (DfNet *net, const DfTensor *x, int64_t h, int64_t w, GError **error);
+/* diffusers' FeedForward with GEGLU: <name>.net.0.proj (to 2·inner), GEGLU,
+ * <name>.net.2 (back to C).  x [..., C] → new [..., C].  Runs in row
+ * chunks when the inner activations would exceed the device's
+ * per-binding limit (SD at 1024² on lavapipe's 128 MiB). */
+DfTensor *nn_feed_forward_geglu (DfNet *net, const DfTensor *x, const char *name,
+                                 GError **error);
 /* diffusers' ResnetBlock2D: GroupNorm+SiLU, conv1, (+ time_emb_proj of
  * @emb_act [B, T] as a per-channel bias, when @emb_act is not NULL),
  * GroupNorm+SiLU, conv2, plus x (through conv_shortcut when present). */

@@ -96,8 +96,7 @@ transformer_block (DfUNet *u, DfNet *net, DfTensor *h, const DfTensor *context,
   g_autofree char *norm2 = g_strdup_printf ("%s.norm2", name);
   g_autofree char *attn2 = g_strdup_printf ("%s.attn2", name);
   g_autofree char *norm3 = g_strdup_printf ("%s.norm3", name);
-  g_autofree char *ff_in = g_strdup_printf ("%s.ff.net.0.proj", name);
-  g_autofree char *ff_out = g_strdup_printf ("%s.ff.net.2", name);
+  g_autofree char *ff = g_strdup_printf ("%s.ff", name);
   const float eps = 1e-5f;
 
   {
@@ -114,21 +113,7 @@ transformer_block (DfUNet *u, DfNet *net, DfTensor *h, const DfTensor *context,
   }
   {
     g_autoptr (DfTensor) n = nn_layer_norm (net, h, norm3, eps, error);
-    g_autoptr (DfTensor) p = n ? nn_linear (net, n, ff_in, error) : NULL;
-    g_autoptr (DfTensor) g = NULL;
-    g_autoptr (DfTensor) o = NULL;
-    int64_t shape[DF_MAX_DIMS];
-
-    if (p == NULL)
-      return FALSE;
-    g_clear_pointer (&n, df_tensor_free);
-    memcpy (shape, p->shape, sizeof shape);
-    shape[p->ndim - 1] /= 2;
-    g = nn_new (net, error, p->ndim, shape);
-    if (g == NULL || !df_op_geglu (net->cmd, g, p, error))
-      return FALSE;
-    g_clear_pointer (&p, df_tensor_free);
-    o = nn_linear (net, g, ff_out, error);
+    g_autoptr (DfTensor) o = n ? nn_feed_forward_geglu (net, n, ff, error) : NULL;
     return o != NULL && nn_add_inplace (net, h, o, error);
   }
 }

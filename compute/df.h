@@ -124,10 +124,12 @@ typedef struct _DfAlloc DfAlloc;
 typedef struct
 {
   DfContext *ctx;
-  DfAlloc *alloc;       /* owned */
+  DfAlloc *alloc;       /* owned, unless view */
   DfDType dtype;
   int ndim;
   int64_t shape[DF_MAX_DIMS];
+  uint64_t offset;      /* bytes into alloc (views) */
+  gboolean view;        /* a window into another tensor's memory */
 } DfTensor;
 
 DfTensor *df_tensor_new (DfContext *ctx, DfDType dtype, int ndim, const int64_t *shape,
@@ -138,6 +140,12 @@ DfTensor *df_tensor_new4 (DfContext *ctx, DfDType dtype, int64_t d0, int64_t d1,
 void df_tensor_free (DfTensor *t);
 int64_t df_tensor_numel (const DfTensor *t);
 size_t df_tensor_bytes (const DfTensor *t);
+/* A view of rows row0 .. row0 + n_rows − 1 of @t taken as a matrix
+ * [numel / C, C] with C its last dimension: a 2-D tensor [n_rows, C]
+ * sharing @t's memory (free it with df_tensor_free, which leaves @t's
+ * memory alone; it must not outlive @t).  The byte offset must be a
+ * multiple of the device's storage-buffer offset alignment. */
+DfTensor *df_tensor_view_rows (DfTensor *t, int64_t row0, int64_t n_rows, GError **error);
 /* Changes the shape in place; the element count must stay the same. */
 gboolean df_tensor_reshape (DfTensor *t, int ndim, const int64_t *shape, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DfTensor, df_tensor_free)

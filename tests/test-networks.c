@@ -241,6 +241,17 @@ test_vae (gconstpointer data)
   fixture_close (&f);
 }
 
+/* The UNet with its feed-forwards run in chunks of 16 rows (views of their
+ * input and output, as for SD at 1024² on a 128 MiB binding limit): the
+ * same output. */
+static void
+test_unet_chunked (gconstpointer data)
+{
+  g_setenv ("DIFFUSE_TEST_CHUNK_ROWS", "16", TRUE);
+  test_unet (data);
+  g_unsetenv ("DIFFUSE_TEST_CHUNK_ROWS");
+}
+
 /* Tiled decode: one tile covering everything is the plain decode; several
  * overlapping tiles show no seam: the step between neighbouring pixels
  * across the blended boundary is no larger than elsewhere.  (Tiles are not
@@ -354,7 +365,10 @@ main (int argc, char **argv)
           {
             g_autofree char *p_tiled = g_strdup_printf ("/networks/%s/%s/vae-tiled", models[m],
                                                         dt);
+            g_autofree char *p_chunked = g_strdup_printf ("/networks/%s/%s/unet-chunked",
+                                                          models[m], dt);
             g_test_add_data_func (p_tiled, c, test_vae_tiled);
+            g_test_add_data_func (p_chunked, c, test_unet_chunked);
           }
       }
   ret = g_test_run ();
