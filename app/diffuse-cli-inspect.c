@@ -64,13 +64,14 @@ diffuse_cli_inspect (int argc, char **argv)
       int64_t params = 0;
       int n = 0;
       guint dtypes = 0;
+      g_autofree char *count = NULL;
 
       if (!df_model_component_stats (model, components[i], &n, &params, &dtypes))
         continue;
       types = dtypes_string (dtypes);
+      count = g_strdup_printf ("%" G_GINT64_FORMAT, params);
       /* TRANSLATORS: "unet: 859520964 parameters, F16, 686 tensors" */
-      printf (_("%s: %" G_GINT64_FORMAT " parameters, %s, %d tensors\n"), components[i], params,
-              types, n);
+      printf (_("%s: %s parameters, %s, %d tensors\n"), components[i], count, types, n);
     }
   unet = df_model_get_unet_config (model);
   clip = df_model_get_clip_config (model);
