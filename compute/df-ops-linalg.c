@@ -15,26 +15,63 @@ DF_PUSH_STRUCT (DfPushMatmul, DF_PUSH_MATMUL);
 DF_PUSH_STRUCT (DfPushConv2d, DF_PUSH_CONV2D);
 DF_PUSH_STRUCT (DfPushAttention, DF_PUSH_ATTENTION);
 
-/* Register-tiled kernels: workgroup size (x, y) and the tile each
- * invocation computes (columns or pixels along x, rows or channels along
- * y).  On a CPU device (lavapipe) invocations are SIMD lanes of one
- * thread: large register tiles and no shared memory win, and a workgroup
- * one invocation high makes the a/weight loads uniform (16×16 tiles in
- * 8×1 workgroups measured fastest with bench-ops, ahead of 8×16 and
- * 8×8 tiles).  On GPUs smaller tiles keep register pressure and occupancy
- * sane; a shared-memory variant would slot in here. */
+/* Two kernel families, by device class:
+ *  - CPU devices (lavapipe): register tiles, no shared memory, no
+ *    barriers.  Invocations are SIMD lanes of one thread: large register
+ *    tiles win, and a workgroup one invocation high makes the a/weight
+ *    loads uniform (16×16 tiles in 8×1 workgroups measured fastest with
+ *    bench-ops, ahead of 8×16 and 8×8 tiles).
+ *  - GPUs: shared-memory tiles with barriers (64×64 output tiles from
+ *    16×16 workgroups, K in slices of 16: 8 KiB of shared memory) and,
+ *    for attention, K/V blocks in shared memory.
+ * DIFFUSE_KERNELS=gpu or =cpu forces a family on any device (the tests
+ * run the GPU family on lavapipe that way).  A device without 256
+ * invocations or 16 KiB of shared memory per workgroup gets small
+ * register tiles. */
+typedef enum
+{
+  KERNELS_CPU,
+  KERNELS_SHARED,
+  KERNELS_SMALL,
+} DfKernels;
+
+static DfKernels
+kernels (DfContext *ctx)
+{
+  const DfDeviceInfo *info = df_context_get_info (ctx);
+  const char *force = g_getenv ("DIFFUSE_KERNELS");
+  gboolean fits = info->max_workgroup_invocations >= 256 && info->max_shared_memory >= 16384;
+
+  if (g_strcmp0 (force, "cpu") == 0)
+    return KERNELS_CPU;
+  if (g_strcmp0 (force, "gpu") == 0 || info->type != DF_DEVICE_CPU)
+    return fits ? KERNELS_SHARED : KERNELS_SMALL;
+  return KERNELS_CPU;
+}
+
+/* Workgroup size (x, y) and the tile each invocation computes (columns or
+ * pixels along x, rows or channels along y); bk: K per shared-memory
+ * slice. */
 typedef struct
 {
   uint32_t wg_x, wg_y;
   uint32_t tile_x, tile_y;
+  uint32_t bk;
 } DfTileConfig;
 
 static DfTileConfig
-tile_config (DfContext *ctx)
+tile_config (DfKernels k)
 {
-  if (df_context_get_info (ctx)->type == DF_DEVICE_CPU)
-    return (DfTileConfig) { 8, 1, 16, 16 };
-  return (DfTileConfig) { 16, 16, 4, 4 };
+  switch (k)
+    {
+    case KERNELS_CPU:
+      return (DfTileConfig) { 8, 1, 16, 16, 0 };
+    case KERNELS_SHARED:
+      return (DfTileConfig) { 16, 16, 4, 4, 16 };
+    case KERNELS_SMALL:
+    default:
+      return (DfTileConfig) { 8, 8, 4, 4, 0 };
+    }
 }
 
 /* Query rows per invocation of the register kernel.  On a CPU device the
@@ -44,11 +81,25 @@ tile_config (DfContext *ctx)
  * hence R·D ≤ 320; the VAE's D = 512 keeps its arrays in scratch memory,
  * where R = 4 runs 5× faster than 1 and compiles in 4 s. */
 static uint32_t
-attention_rows (DfContext *ctx, int64_t d)
+attention_rows (DfKernels k, int64_t d)
 {
-  if (df_context_get_info (ctx)->type != DF_DEVICE_CPU)
+  if (k != KERNELS_CPU)
     return 1;
   return d <= 160 ? (uint32_t) MAX (1, 320 / d) : 4;
+}
+
+/* Keys per shared-memory block of the GPU kernel: K and V blocks of
+ * 2 · keys · D floats within 3/4 of the shared memory (of at most 32 KiB),
+ * a power of two up to 32. */
+static uint32_t
+attention_key_block (DfContext *ctx, int64_t d)
+{
+  uint32_t budget = MIN (df_context_get_info (ctx)->max_shared_memory, 32768u) / 4 * 3;
+  uint32_t keys = 32;
+
+  while (keys > 1 && 2 * keys * (uint64_t) d * sizeof (float) > budget)
+    keys /= 2;
+  return keys;
 }
 
 /* 512: the VAE's mid-block attention is one head as wide as its channels */
@@ -56,11 +107,11 @@ attention_rows (DfContext *ctx, int64_t d)
 /* the shader uses exp2: exp(x) = 2^(x · log2(e)) */
 #define LOG2_E 1.4426950408889634
 
-/* Query rows per workgroup. */
+/* Invocations per workgroup (one query row or R rows each). */
 static uint32_t
-attention_workgroup (DfContext *ctx)
+attention_workgroup (DfKernels k)
 {
-  return df_context_get_info (ctx)->type == DF_DEVICE_CPU ? 16 : 64;
+  return k == KERNELS_CPU ? 16 : 64;
 }
 
 /* Each tensor is one binding: it must fit in maxStorageBufferRange. */
@@ -110,7 +161,8 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
                int64_t b_stride, gboolean transpose_b, float alpha, GError **error)
 {
   DfContext *ctx = df_cmd_get_context (cmd);
-  DfTileConfig cfg = tile_config (ctx);
+  DfKernels kern = kernels (ctx);
+  DfTileConfig cfg = tile_config (kern);
   /* rows of a and of b (transposed) read as vec4s: a quarter of the loads */
   gboolean vec4 = transpose_b && k % 4 == 0 && b_stride % 4 == 0;
   DfPushMatmul push = {
@@ -138,6 +190,12 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
                 df_div_up (m, (int64_t) cfg.tile_y * cfg.wg_y), (uint32_t) batch },
   };
 
+  if (kern == KERNELS_SHARED)
+    {
+      d.shader = DF_SHADER_FOR (matmul_shared, y->dtype);
+      d.spec[5] = cfg.bk;
+      d.n_spec = 6;
+    }
   if (m == 0 || n == 0 || batch == 0)
     return TRUE;
   if (!check_groups ("matmul", ctx, d.groups, error))
@@ -233,6 +291,7 @@ df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
 {
   const char *op = "conv2d";
   DfContext *ctx;
+  DfKernels kern;
   DfTileConfig cfg;
   int64_t n, c, h, wd, o, ks, ho, wo;
 
@@ -280,7 +339,8 @@ df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
     return TRUE;
 
   ctx = df_cmd_get_context (cmd);
-  cfg = tile_config (ctx);
+  kern = kernels (ctx);
+  cfg = tile_config (kern);
   {
     /* row-segment path (see conv2d.comp): tp output pixels of one row per
      * invocation, cb input channels per step (4 multiply-adds per
@@ -315,7 +375,13 @@ df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
                   df_div_up (o, (int64_t) cfg.tile_y * cfg.wg_y), (uint32_t) n },
     };
 
-    if (vec4)
+    if (kern == KERNELS_SHARED)
+      {
+        d.shader = DF_SHADER_FOR (conv2d_shared, y->dtype);
+        d.spec[5] = cfg.bk;
+        d.n_spec = 6;
+      }
+    else if (vec4 && kern == KERNELS_CPU)
       {
         d.shader = DF_SHADER_FOR (conv2d_vec4, y->dtype);
         d.spec[4] = tp;
@@ -337,6 +403,7 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
 {
   const char *op = "attention";
   DfContext *ctx;
+  DfKernels kern;
   int64_t batch, lq, lk, channels, d;
   uint32_t wg, rows;
 
@@ -382,8 +449,9 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
     }
 
   ctx = df_cmd_get_context (cmd);
-  wg = attention_workgroup (ctx);
-  rows = attention_rows (ctx, d);
+  kern = kernels (ctx);
+  wg = attention_workgroup (kern);
+  rows = attention_rows (kern, d);
   {
     DfPushAttention push = {
       .lq = (uint32_t) lq,
@@ -404,6 +472,11 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
       .groups = { df_div_up (lq, (int64_t) wg * rows), (uint32_t) heads, (uint32_t) batch },
     };
 
+    if (kern == KERNELS_SHARED)
+      {
+        dd.shader = DF_SHADER_FOR (attention_shared, q->dtype);
+        dd.spec[4] = attention_key_block (ctx, d);
+      }
     if (!check_groups (op, ctx, dd.groups, error))
       return FALSE;
     return df_cmd_dispatch (cmd, &dd, error);

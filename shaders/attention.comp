@@ -19,7 +19,12 @@
  * that compiles 4–10× faster than blocks of keys and runs faster too; R
  * rows per invocation share each key's K and V loads (on lavapipe a load
  * uniform across the workgroup is one scalar load, but it still costs as
- * much as several multiply-adds). */
+ * much as several multiply-adds).
+ *
+ * DF_SHARED (GPUs, flash-attention style): one query row per invocation;
+ * the workgroup stages blocks of BKV keys' K and V rows in shared memory
+ * between barriers; each invocation then walks the block's keys from
+ * shared memory. */
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -30,6 +35,9 @@ layout(constant_id = 3) const uint D = 64;
 layout(constant_id = 4) const uint R = 1;
 
 const uint D4 = D / 4;
+#ifndef DF_SHARED
+#define DF_SHARED 0
+#endif
 /* Loops over the D4 vec4s of a row run as D4 / DC chunks of DC.  Lavapipe
  * (NIR) unrolls loops of up to 32 iterations; a loop over a register array
  * that is not unrolled indexes it dynamically, which is 3× slower for
@@ -46,6 +54,87 @@ layout(std430, binding = 0) writeonly buffer Out { VEC4_STORE_T out_[]; };
 layout(std430, binding = 1) readonly buffer Q { VEC4_STORE_T q[]; };
 layout(std430, binding = 2) readonly buffer K { VEC4_STORE_T k[]; };
 layout(std430, binding = 3) readonly buffer V { VEC4_STORE_T v[]; };
+
+#if DF_SHARED
+
+/* R: keys per shared-memory block here (2 · R · D floats of it) */
+const uint BKV = R;
+shared vec4 k_tile[BKV * D4];
+shared vec4 v_tile[BKV * D4];
+
+void
+main ()
+{
+  /* no early return: every invocation takes part in the staging and the
+   * barriers; rows past Lq compute row Lq − 1 and store nothing */
+  const uint i = min (gl_GlobalInvocationID.x, p.lq - 1);
+  const uint head = gl_WorkGroupID.y;
+  const uint batch = gl_WorkGroupID.z;
+  const uint tid = gl_LocalInvocationID.x;
+
+  const uint row = p.heads * D4; /* vec4s per token */
+  const uint q_off = (batch * p.lq + i) * row + head * D4;
+  const uint kv_base = batch * p.lk * row + head * D4;
+  const uint last = (gl_WorkGroupID.x + 1) * gl_WorkGroupSize.x - 1;
+  const uint n_keys = p.causal != 0 ? min (p.lk, last + 1) : p.lk;
+  const uint own_keys = min (n_keys, p.causal != 0 ? i + 1 : p.lk);
+
+  vec4 qv[D4];
+  vec4 acc[D4];
+  for (uint d = 0; d < D4; d++)
+    {
+      qv[d] = vec4 (q[q_off + d]) * p.scale_log2e;
+      acc[d] = vec4 (0.0);
+    }
+  float m = MASKED;
+  float l = 0.0;
+
+  for (uint j0 = 0; j0 < n_keys; j0 += BKV)
+    {
+      for (uint e = tid; e < BKV * D4; e += gl_WorkGroupSize.x)
+        {
+          const uint j = min (j0 + e / D4, n_keys - 1);
+          k_tile[e] = vec4 (k[kv_base + j * row + e % D4]);
+          v_tile[e] = vec4 (v[kv_base + j * row + e % D4]);
+        }
+      barrier ();
+
+      /* one key at a time, rescaling the accumulator only when the
+       * running maximum grows (rarely after the first keys); the loop
+       * bound is not a constant, so compilers keep it a loop (unrolled
+       * blocks compile for minutes on lavapipe) */
+      const uint block_keys = min (BKV, n_keys - j0);
+      for (uint jj = 0; jj < block_keys; jj++)
+        {
+          vec4 dot4 = vec4 (0.0);
+          for (uint d = 0; d < D4; d++)
+            dot4 = fma (qv[d], k_tile[jj * D4 + d], dot4);
+          const float s = j0 + jj < own_keys ? dot4.x + dot4.y + dot4.z + dot4.w : MASKED;
+          if (s > m)
+            {
+              const float corr = exp2 (m - s);
+              l *= corr;
+              for (uint d = 0; d < D4; d++)
+                acc[d] *= corr;
+              m = s;
+            }
+          const float pj = exp2 (s - m);
+          l += pj;
+          for (uint d = 0; d < D4; d++)
+            acc[d] = fma (vec4 (pj), v_tile[jj * D4 + d], acc[d]);
+        }
+      barrier ();
+    }
+
+  if (gl_GlobalInvocationID.x < p.lq)
+    {
+      const float inv_l = 1.0 / l;
+      for (uint d = 0; d < D4; d++)
+        out_[q_off + d] = VEC4_STORE_T (acc[d] * inv_l);
+    }
+}
+
+#else
 
 void
 main ()
@@ -147,3 +236,5 @@ main ()
             }
       }
 }
+
+#endif

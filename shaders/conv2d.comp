@@ -22,12 +22,20 @@
  * On lavapipe, where a load that differs between invocations is a loop
  * over the SIMD lanes, that is KS·TP scalar loads replaced by NV vec4
  * loads.  KS and PAD are specialization constants so the kernel columns
- * unroll; the kernel rows stay a loop (code size, compile time). */
+ * unroll; the kernel rows stay a loop (code size, compile time).
+ *
+ * DF_SHARED (GPUs): an implicit GEMM with shared-memory tiles (see
+ * gemm_shared.glsl): A = w as [O, C·k·k], B = the input patches as
+ * [C·k·k, Ho·Wo] gathered on the fly, TO × TP per invocation, BK
+ * (constant 5) of C·k·k per slice. */
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
 #ifndef DF_VEC4
 #define DF_VEC4 0
+#endif
+#ifndef DF_SHARED
+#define DF_SHARED 0
 #endif
 
 DF_WORKGROUP_LAYOUT;
@@ -46,7 +54,66 @@ layout(std430, binding = 1) readonly buffer X { STORE_T x[]; };
 layout(std430, binding = 2) readonly buffer W { STORE_T w[]; };
 layout(std430, binding = 3) readonly buffer Bias { STORE_T bias[]; };
 
-#if DF_VEC4
+#if DF_SHARED
+
+layout(constant_id = 5) const uint BK = 16;
+#define WG_X gl_WorkGroupSize.x
+#define WG_Y gl_WorkGroupSize.y
+#define TM TO
+#define TN TP
+#define GEMM_A_K_FAST 1
+#define GEMM_B_K_FAST 0
+
+uint g_img;
+
+float
+gemm_load_a (uint o, uint kk)
+{
+  const uint kdim = p.c * p.ksize * p.ksize;
+  return o < p.o && kk < kdim ? float (w[o * kdim + kk]) : 0.0;
+}
+
+float
+gemm_load_b (uint kk, uint pix)
+{
+  const uint taps = p.ksize * p.ksize;
+  if (kk >= p.c * taps || pix >= p.ho * p.wo)
+    return 0.0;
+  const uint c = kk / taps;
+  const uint tap = kk % taps;
+  const int iy = int (pix / p.wo * p.stride + tap / p.ksize) - p.padding;
+  const int ix = int (pix % p.wo * p.stride + tap % p.ksize) - p.padding;
+  if (iy < 0 || iy >= int (p.h) || ix < 0 || ix >= int (p.w))
+    return 0.0;
+  return float (x[((g_img * p.c + c) * p.h + uint (iy)) * p.w + uint (ix)]);
+}
+
+#include "gemm_shared.glsl"
+
+void
+main ()
+{
+  const uint npix = p.ho * p.wo;
+  g_img = gl_WorkGroupID.z;
+  const uint o0 = gl_WorkGroupID.y * BM;
+  const uint pix0 = gl_WorkGroupID.x * BN;
+
+  gemm_tile (o0, pix0, p.c * p.ksize * p.ksize);
+
+  for (uint i = 0; i < TO; i++)
+    {
+      const uint o = o0 + gl_LocalInvocationID.y + WG_Y * i;
+      for (uint j = 0; j < TP; j++)
+        {
+          const uint pix = pix0 + gl_LocalInvocationID.x + WG_X * j;
+          if (o < p.o && pix < npix)
+            y[(g_img * p.o + o) * npix + pix] =
+              STORE_T (gemm_acc[i][j] + (p.has_bias != 0 ? float (bias[o]) : 0.0));
+        }
+    }
+}
+
+#elif DF_VEC4
 /* Kernel size and padding (the push constants hold them too), and input
  * channels per step (CB divides C). */
 layout(constant_id = 5) const uint KS = 3;

@@ -18,12 +18,19 @@
  * a and b are read as vec4s.  On lavapipe a load that differs between
  * invocations becomes a loop over the SIMD lanes, one iteration per lane
  * for all four components, so vec4 loads cut that overhead by 4
- * (≈ 1.5× on bench-ops' linear cases). */
+ * (≈ 1.5× on bench-ops' linear cases).
+ *
+ * DF_SHARED (GPUs): shared-memory tiles instead, see gemm_shared.glsl;
+ * TM × TN per invocation with invocation-strided rows and columns, BK
+ * (constant 5) of K per slice. */
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
 #ifndef DF_VEC4
 #define DF_VEC4 0
+#endif
+#ifndef DF_SHARED
+#define DF_SHARED 0
 #endif
 
 DF_WORKGROUP_LAYOUT;
@@ -42,6 +49,58 @@ layout(std430, binding = 1) readonly buffer A { STORE_T a[]; };
 layout(std430, binding = 2) readonly buffer B { STORE_T b[]; };
 #endif
 layout(std430, binding = 3) readonly buffer Bias { STORE_T bias[]; };
+
+#if DF_SHARED
+
+layout(constant_id = 5) const uint BK = 16;
+#define WG_X gl_WorkGroupSize.x
+#define WG_Y gl_WorkGroupSize.y
+#define GEMM_A_K_FAST 1
+/* b [N, K] when transposed (k contiguous), else [K, N] */
+#define GEMM_B_K_FAST (p.transpose_b)
+
+uint g_batch;
+
+float
+gemm_load_a (uint m, uint k)
+{
+  return m < p.m && k < p.k ? float (a[g_batch * p.batch_stride_a + m * p.k + k]) : 0.0;
+}
+
+float
+gemm_load_b (uint k, uint n)
+{
+  if (k >= p.k || n >= p.n)
+    return 0.0;
+  const uint base = g_batch * p.batch_stride_b;
+  return float (b[base + (p.transpose_b != 0 ? n * p.k + k : k * p.n + n)]);
+}
+
+#include "gemm_shared.glsl"
+
+void
+main ()
+{
+  g_batch = gl_WorkGroupID.z;
+  const uint m0 = gl_WorkGroupID.y * BM;
+  const uint n0 = gl_WorkGroupID.x * BN;
+
+  gemm_tile (m0, n0, p.k);
+
+  for (uint i = 0; i < TM; i++)
+    {
+      const uint m = m0 + gl_LocalInvocationID.y + WG_Y * i;
+      for (uint j = 0; j < TN; j++)
+        {
+          const uint n = n0 + gl_LocalInvocationID.x + WG_X * j;
+          if (m < p.m && n < p.n)
+            y[g_batch * p.batch_stride_y + m * p.n + n] =
+              STORE_T (p.alpha * gemm_acc[i][j] + (p.has_bias != 0 ? float (bias[n]) : 0.0));
+        }
+    }
+}
+
+#else
 
 void
 main ()
@@ -118,3 +177,5 @@ main ()
         }
     }
 }
+
+#endif

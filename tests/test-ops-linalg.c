@@ -228,6 +228,9 @@ test_conv2d (gconstpointer data)
   check_conv2d (dtype, 1, 6, 3, 8, 17, 1, 1, 0, TRUE);
   check_conv2d (dtype, 1, 2, 3, 4, 5, 1, 1, 2, TRUE);
   check_conv2d (dtype, 1, 3, 4, 4, 6, 3, 1, 3, FALSE);
+  /* channels in steps of 2 (3×3) and 4 (1×1) */
+  check_conv2d (dtype, 2, 6, 6, 8, 5, 3, 1, 1, TRUE);
+  check_conv2d (dtype, 1, 8, 5, 12, 18, 1, 1, 0, FALSE);
 }
 
 /* ------------------------------------------------------------------------
@@ -283,6 +286,62 @@ test_attention (gconstpointer data)
   /* a single key, fewer keys than queries under the causal mask */
   check_attention (dtype, 1, 1, 40, 5, 1, 1.0f, FALSE);
   check_attention (dtype, 1, 2, 64, 11, 6, 0.5f, TRUE);
+}
+
+/* ------------------------------------------------------------------------
+ * Kernel family: the shaders recorded are those of the device class, or of
+ * the family DIFFUSE_KERNELS forces (the same tests run again with =gpu),
+ * so a pass with DIFFUSE_KERNELS=gpu proves the GPU kernels.
+ * ------------------------------------------------------------------------ */
+
+static void
+test_kernels (void)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
+  gboolean gpu = g_strcmp0 (g_getenv ("DIFFUSE_KERNELS"), "gpu") == 0
+                 || (g_getenv ("DIFFUSE_KERNELS") == NULL
+                     && df_context_get_info (ctx)->type != DF_DEVICE_CPU);
+  int64_t x_shape[2] = { 5, 8 }, w_shape[2] = { 3, 8 }, y_shape[2] = { 5, 3 };
+  int64_t img_shape[4] = { 1, 2, 4, 4 }, cw_shape[4] = { 3, 2, 3, 3 };
+  int64_t cy_shape[4] = { 1, 3, 4, 4 }, q_shape[3] = { 1, 3, 8 };
+  g_autoptr (DfTensor) x = df_test_tensor (ctx, DF_DTYPE_F32, NULL, 2, x_shape);
+  g_autoptr (DfTensor) w = df_test_tensor (ctx, DF_DTYPE_F32, NULL, 2, w_shape);
+  g_autoptr (DfTensor) y = df_test_tensor (ctx, DF_DTYPE_F32, NULL, 2, y_shape);
+  g_autoptr (DfTensor) img = df_test_tensor (ctx, DF_DTYPE_F32, NULL, 4, img_shape);
+  g_autoptr (DfTensor) cw = df_test_tensor (ctx, DF_DTYPE_F32, NULL, 4, cw_shape);
+  g_autoptr (DfTensor) cy = df_test_tensor (ctx, DF_DTYPE_F32, NULL, 4, cy_shape);
+  g_autoptr (DfTensor) q = df_test_tensor (ctx, DF_DTYPE_F32, NULL, 3, q_shape);
+  g_autoptr (DfTensor) out = df_test_tensor (ctx, DF_DTYPE_F32, NULL, 3, q_shape);
+  /* K = 8 and widths of 4: the CPU family takes its vec4 variants */
+  const char *want[] = {
+    gpu ? "matmul_shared_f32" : "matmul_vec4_f32",
+    gpu ? "conv2d_shared_f32" : "conv2d_vec4_f32",
+    gpu ? "attention_shared_f32" : "attention_f32",
+  };
+  GHashTable *profile;
+
+  g_assert_no_error (error);
+  if (df_context_get_info (ctx)->timestamp_period_ns <= 0)
+    {
+      g_test_skip ("the device has no timestamps to label dispatches with");
+      return;
+    }
+  df_cmd_set_profiling (cmd, TRUE);
+  g_assert_true (df_op_fill (cmd, cy, 0.0f, &error));
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  g_assert_true (df_op_linear (cmd, y, x, w, NULL, &error));
+  g_assert_true (df_op_conv2d (cmd, cy, img, cw, NULL, 1, 1, &error));
+  g_assert_true (df_op_attention (cmd, out, q, q, q, 1, 0.5f, FALSE, &error));
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  g_assert_no_error (error);
+  profile = df_cmd_get_profile (cmd);
+  g_assert_nonnull (profile);
+  for (size_t i = 0; i < G_N_ELEMENTS (want); i++)
+    if (!g_hash_table_contains (profile, want[i]))
+      g_error ("shader %s was not recorded (DIFFUSE_KERNELS=%s)", want[i],
+               g_getenv ("DIFFUSE_KERNELS"));
 }
 
 /* ------------------------------------------------------------------------
@@ -418,6 +477,7 @@ main (int argc, char **argv)
         g_test_add_data_func (path, GINT_TO_POINTER (dtypes[j].dtype), ops[i].func);
       }
   g_test_add_func ("/ops-linalg/matmul/2d", test_matmul_2d);
+  g_test_add_func ("/ops-linalg/kernels", test_kernels);
   g_test_add_func ("/ops-linalg/invalid", test_invalid);
   g_test_add_func ("/ops-linalg/too-large", test_too_large);
   ret = g_test_run ();
