@@ -78,14 +78,16 @@ tile_config (DfKernels k)
  * rows share each key's K and V loads: at D = 40, 8 rows run 5× faster
  * than 1 (bench-ops).  The accumulators of R rows are R·D floats and the
  * compile time grows with them (D = 160: 3 s at R = 2, 30 s at R = 8),
- * hence R·D ≤ 320; the VAE's D = 512 keeps its arrays in scratch memory,
- * where R = 4 runs 5× faster than 1 and compiles in 4 s. */
+ * hence R·D ≤ 320.  Heads wider than 160 (the VAE's 512) keep their
+ * arrays in scratch memory, where lavapipe (Mesa 22.3) computed wrong
+ * results with R > 1 once there were more than a few dozen keys (R = 4
+ * ran 5× faster); they stay at one row. */
 static uint32_t
 attention_rows (DfKernels k, int64_t d)
 {
   if (k != KERNELS_CPU)
     return 1;
-  return d <= 160 ? (uint32_t) MAX (1, 320 / d) : 4;
+  return d <= 160 ? (uint32_t) MAX (1, 320 / d) : 1;
 }
 
 /* Keys per shared-memory block of the GPU kernel: K and V blocks of

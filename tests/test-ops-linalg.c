@@ -279,8 +279,11 @@ test_attention (gconstpointer data)
   /* the deeper UNet levels: D = 80 and 160 */
   check_attention (dtype, 1, 2, 80, 21, 13, 1.0f / sqrtf (80), FALSE);
   check_attention (dtype, 2, 1, 160, 9, 33, 1.0f / sqrtf (160), FALSE);
-  /* the VAE's mid-block: one head of 512 */
+  /* the VAE's mid-block: one head of 512, a few keys and several dozen */
   check_attention (dtype, 1, 1, 512, 13, 11, 1.0f / sqrtf (512), FALSE);
+  check_attention (dtype, 1, 1, 512, 13, 40, 1.0f / sqrtf (512), FALSE);
+  /* many keys for the wide heads (several query rows per invocation) */
+  check_attention (dtype, 1, 2, 160, 19, 100, 1.0f / sqrtf (160), FALSE);
   /* CLIP: causal self-attention, D = 64 */
   check_attention (dtype, 2, 2, 64, 23, 23, 1.0f / 8.0f, TRUE);
   /* a single key, fewer keys than queries under the causal mask */
