@@ -186,6 +186,26 @@ compute_queue_family (VkPhysicalDevice pd, uint32_t *timestamp_bits)
   return best;
 }
 
+/* The optional features the engine queries and enables, chained. */
+typedef struct
+{
+  VkPhysicalDeviceShaderFloat16Int8Features f16;
+  VkPhysicalDevice16BitStorageFeatures storage16;
+  VkPhysicalDeviceFeatures2 features;
+} FeatureChain;
+
+static void
+feature_chain_init (FeatureChain *c)
+{
+  *c = (FeatureChain){
+    .f16 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES },
+    .storage16 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES },
+    .features = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2 },
+  };
+  c->storage16.pNext = &c->f16;
+  c->features.pNext = &c->storage16;
+}
+
 static void
 probe_device (VkPhysicalDevice pd, DfDeviceInfo *info)
 {
@@ -200,17 +220,7 @@ probe_device (VkPhysicalDevice pd, DfDeviceInfo *info)
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
     .pNext = &subgroup,
   };
-  VkPhysicalDeviceShaderFloat16Int8Features f16 = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
-  };
-  VkPhysicalDevice16BitStorageFeatures storage16 = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
-    .pNext = &f16,
-  };
-  VkPhysicalDeviceFeatures2 features = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
-    .pNext = &storage16,
-  };
+  FeatureChain chain;
   VkPhysicalDeviceMemoryBudgetPropertiesEXT budget = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT,
   };
@@ -225,8 +235,9 @@ probe_device (VkPhysicalDevice pd, DfDeviceInfo *info)
   exts = g_new0 (VkExtensionProperties, MAX (n_ext, 1));
   vkEnumerateDeviceExtensionProperties (pd, NULL, &n_ext, exts);
 
+  feature_chain_init (&chain);
   vkGetPhysicalDeviceProperties2 (pd, &props);
-  vkGetPhysicalDeviceFeatures2 (pd, &features);
+  vkGetPhysicalDeviceFeatures2 (pd, &chain.features);
 
   g_strlcpy (info->name, props.properties.deviceName, sizeof info->name);
   info->type = device_type_from_vk (props.properties.deviceType);
@@ -237,8 +248,8 @@ probe_device (VkPhysicalDevice pd, DfDeviceInfo *info)
     g_snprintf (info->driver, sizeof info->driver, "%s %s", driver.driverName,
                 driver.driverInfo);
 
-  info->fp16_arithmetic = f16.shaderFloat16;
-  info->storage_16bit = storage16.storageBuffer16BitAccess;
+  info->fp16_arithmetic = chain.f16.shaderFloat16;
+  info->storage_16bit = chain.storage16.storageBuffer16BitAccess;
   info->cooperative_matrix = has_extension (exts, n_ext, DF_VK_COOPERATIVE_MATRIX_NAME);
   info->push_descriptor = has_extension (exts, n_ext, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   info->memory_budget = has_extension (exts, n_ext, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
@@ -494,17 +505,7 @@ df_context_new (const char *selector, GError **error)
   g_autoptr (GArray) candidates = NULL;
   const Candidate *chosen;
   float priority = 1.0f;
-  VkPhysicalDeviceShaderFloat16Int8Features f16 = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES,
-  };
-  VkPhysicalDevice16BitStorageFeatures storage16 = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
-    .pNext = &f16,
-  };
-  VkPhysicalDeviceFeatures2 features = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
-    .pNext = &storage16,
-  };
+  FeatureChain chain;
   VkDeviceQueueCreateInfo queue_info = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
     .queueCount = 1,
@@ -514,7 +515,7 @@ df_context_new (const char *selector, GError **error)
   uint32_t n_extensions = 0;
   VkDeviceCreateInfo device_info = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-    .pNext = &features,
+    .pNext = &chain.features,
     .queueCreateInfoCount = 1,
     .pQueueCreateInfos = &queue_info,
     .ppEnabledExtensionNames = extensions,
@@ -542,8 +543,9 @@ df_context_new (const char *selector, GError **error)
   ctx->queue_family = (uint32_t) compute_queue_family (ctx->physical, NULL);
 
   /* enable only what the probe found */
-  storage16.storageBuffer16BitAccess = ctx->info.storage_16bit;
-  f16.shaderFloat16 = ctx->info.fp16_arithmetic;
+  feature_chain_init (&chain);
+  chain.storage16.storageBuffer16BitAccess = ctx->info.storage_16bit;
+  chain.f16.shaderFloat16 = ctx->info.fp16_arithmetic;
   extensions[n_extensions++] = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
   if (ctx->info.memory_budget)
     extensions[n_extensions++] = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
