@@ -138,7 +138,6 @@ df_vae_decode (DfVae *v, DfCmd *cmd, DfTensor *image, const DfTensor *latent, GE
   int64_t f = (int64_t) 1 << (c->n_blocks - 1);
   g_autoptr (DfTensor) z = NULL;
   g_autoptr (DfTensor) x = NULL;
-  g_autoptr (DfTensor) out = NULL;
   char name[128];
 
   if (latent->ndim != 4 || latent->shape[1] != c->latent_channels)
@@ -189,11 +188,16 @@ df_vae_decode (DfVae *v, DfCmd *cmd, DfTensor *image, const DfTensor *latent, GE
             return FALSE;
         }
     }
-  out = head (v, &net, x, "decoder", error);
-  if (out == NULL)
-    return FALSE;
-  /* copy into the caller's tensor: scale by 1 */
-  return df_op_scale (cmd, image, out, 1.0f, 0.0f, error);
+  {
+    /* the last convolution writes the caller's tensor directly */
+    g_autoptr (DfTensor) n = nn_group_norm (&net, x, "decoder.conv_norm_out",
+                                            c->norm_num_groups, VAE_EPS, TRUE, error);
+    const DfTensor *w = n ? df_weights_get (v->w, error, "decoder.conv_out.weight") : NULL;
+
+    return w != NULL
+           && df_op_conv2d (cmd, image, n, w, df_weights_find (v->w, "decoder.conv_out.bias"), 1,
+                            1, error);
+  }
 }
 
 gboolean
