@@ -250,6 +250,23 @@ test_bench (void)
     g_assert_nonnull (strstr (j.out, "\"ops_ms\": {"));
   }
   {
+    /* records without running: memory peaks and the recording time */
+    g_auto (Result) m = { 0 };
+    const char *mem_keys[] = { "mem_unet_peak_mib: ", "unet_record_ms: ", "peak_device_mib: " };
+
+    run_cli (&m, "bench", "--model", model, "--width", "16", "--height", "16", "--memory-only",
+             NULL);
+    g_assert_cmpint (m.status, ==, 0);
+    g_assert_null (strstr (m.out, "unet_step_s"));
+    for (size_t i = 0; i < G_N_ELEMENTS (mem_keys); i++)
+      {
+        const char *at = strstr (m.out, mem_keys[i]);
+
+        if (at == NULL || g_ascii_strtod (at + strlen (mem_keys[i]), NULL) <= 0)
+          g_error ("bench --memory-only output lacks a positive “%s”:\n%s", mem_keys[i], m.out);
+      }
+  }
+  {
     g_auto (Result) bad = { 0 };
     run_cli (&bad, "bench", NULL);
     g_assert_cmpint (bad.status, ==, 2);
