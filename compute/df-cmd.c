@@ -7,7 +7,19 @@
  * before (read-after-write, write-after-write), or writes a range read
  * before (write-after-read), gets one global compute→compute memory
  * barrier first, which clears both lists.  Independent dispatches run
- * without barriers between them. */
+ * without barriers between them.
+ *
+ * Replay: an ordinary DfCmd records, is submitted once and starts a new
+ * recording.  A replayable one (df_cmd_new_replayable) records without
+ * ONE_TIME_SUBMIT, and its first submit (or df_cmd_end) ends the recording
+ * for good: every later submit runs the same command buffer again, with
+ * whatever the caller uploaded into its tensors in between.  The
+ * intermediates its ops freed while recording are pinned (df-memory.c)
+ * from the end of the recording until df_cmd_reset or df_cmd_free, so
+ * that tensors made later never share memory with them.  Its recording
+ * opens at its first dispatch and only one may be open per context.
+ * Profiling works on replays: the query pool is reset inside the command
+ * buffer, and every submit adds its timestamps to the profile. */
 #include <string.h>
 
 #include "df-private.h"
@@ -27,6 +39,12 @@ struct _DfCmd
   VkFence fence;
   gboolean recording;
   guint n_dispatches;
+
+  gboolean replayable;
+  gboolean recorded;  /* replayable: the recording ended; submits replay it */
+  GArray *free_log;   /* DfRange: ranges freed while this recording is open */
+  GArray *pinned;     /* DfRange: what of them is kept for the replays */
+  uint64_t pinned_bytes;
   GArray *written; /* Span */
   GArray *read;    /* Span */
 
@@ -171,11 +189,22 @@ begin (DfCmd *cmd, GError **error)
 {
   VkCommandBufferBeginInfo info = {
     .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+    .flags = cmd->replayable ? 0 : VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
   };
 
+  if (cmd->replayable && cmd->ctx->free_log != NULL)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "Another replayable recording is open on this device");
+      return FALSE;
+    }
   if (!df_vk_check (vkBeginCommandBuffer (cmd->cb, &info), error))
     return FALSE;
+  if (cmd->replayable)
+    {
+      g_array_set_size (cmd->free_log, 0);
+      df_memory_log_frees (cmd->ctx, cmd->free_log);
+    }
   cmd->recording = TRUE;
   cmd->n_dispatches = 0;
   g_array_set_size (cmd->written, 0);
@@ -191,8 +220,8 @@ begin (DfCmd *cmd, GError **error)
   return TRUE;
 }
 
-DfCmd *
-df_cmd_new (DfContext *ctx, GError **error)
+static DfCmd *
+cmd_new (DfContext *ctx, gboolean replayable, GError **error)
 {
   g_autoptr (DfCmd) cmd = g_new0 (DfCmd, 1);
   VkCommandBufferAllocateInfo alloc = {
@@ -208,13 +237,70 @@ df_cmd_new (DfContext *ctx, GError **error)
   cmd->read = g_array_new (FALSE, FALSE, sizeof (Span));
   cmd->labels = g_ptr_array_new ();
   cmd->profile = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+  cmd->replayable = replayable;
+  cmd->free_log = g_array_new (FALSE, FALSE, sizeof (DfRange));
+  cmd->pinned = g_array_new (FALSE, FALSE, sizeof (DfRange));
   if (!df_vk_check (vkAllocateCommandBuffers (ctx->device, &alloc, &cmd->cb), error))
     return NULL;
   if (!df_vk_check (vkCreateFence (ctx->device, &fence_info, NULL, &cmd->fence), error))
     return NULL;
-  if (!begin (cmd, error))
+  /* a replayable recording opens at its first dispatch */
+  if (!replayable && !begin (cmd, error))
     return NULL;
   return g_steal_pointer (&cmd);
+}
+
+DfCmd *
+df_cmd_new (DfContext *ctx, GError **error)
+{
+  return cmd_new (ctx, FALSE, error);
+}
+
+DfCmd *
+df_cmd_new_replayable (DfContext *ctx, GError **error)
+{
+  return cmd_new (ctx, TRUE, error);
+}
+
+/* Ends the recording, if one is open, and releases what it pinned. */
+static void
+discard (DfCmd *cmd)
+{
+  if (cmd->recording && cmd->cb != VK_NULL_HANDLE)
+    vkEndCommandBuffer (cmd->cb);
+  cmd->recording = FALSE;
+  cmd->recorded = FALSE;
+  if (cmd->free_log != NULL && cmd->ctx->free_log == cmd->free_log)
+    df_memory_log_frees (cmd->ctx, NULL);
+  if (cmd->pinned != NULL)
+    df_memory_unpin (cmd->ctx, cmd->pinned);
+  cmd->pinned_bytes = 0;
+}
+
+void
+df_cmd_reset (DfCmd *cmd)
+{
+  g_return_if_fail (cmd != NULL);
+
+  discard (cmd);
+  vkResetCommandBuffer (cmd->cb, 0);
+  cmd->n_dispatches = 0;
+}
+
+gboolean
+df_cmd_is_recorded (DfCmd *cmd)
+{
+  g_return_val_if_fail (cmd != NULL, FALSE);
+
+  return cmd->recorded;
+}
+
+uint64_t
+df_cmd_get_pinned (DfCmd *cmd)
+{
+  g_return_val_if_fail (cmd != NULL, 0);
+
+  return cmd->pinned_bytes;
 }
 
 void
@@ -225,8 +311,7 @@ df_cmd_free (DfCmd *cmd)
   if (cmd == NULL)
     return;
   device = cmd->ctx->device;
-  if (cmd->recording && cmd->cb != VK_NULL_HANDLE)
-    vkEndCommandBuffer (cmd->cb);
+  discard (cmd);
   if (cmd->cb != VK_NULL_HANDLE)
     vkFreeCommandBuffers (device, cmd->ctx->pool, 1, &cmd->cb);
   if (cmd->fence != VK_NULL_HANDLE)
@@ -237,6 +322,8 @@ df_cmd_free (DfCmd *cmd)
   g_clear_pointer (&cmd->read, g_array_unref);
   g_clear_pointer (&cmd->labels, g_ptr_array_unref);
   g_clear_pointer (&cmd->profile, g_hash_table_unref);
+  g_clear_pointer (&cmd->free_log, g_array_unref);
+  g_clear_pointer (&cmd->pinned, g_array_unref);
   g_free (cmd);
 }
 
@@ -305,6 +392,13 @@ df_cmd_dispatch (DfCmd *cmd, const DfDispatch *d, GError **error)
   g_assert (d->n_spec >= 0 && d->n_spec <= DF_MAX_SPEC);
   g_assert (d->push_size <= 128 && d->push_size % 4 == 0);
 
+  if (cmd->recorded)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "%s: the command buffer is recorded for replay; reset it first",
+                   df_shader_get (d->shader)->name);
+      return FALSE;
+    }
   if (!cmd->recording && !begin (cmd, error))
     return FALSE;
   for (int i = 0; i < 3; i++)
@@ -405,15 +499,52 @@ collect_profile (DfCmd *cmd)
     }
 }
 
-gboolean
-df_cmd_submit_wait (DfCmd *cmd, GError **error)
+/* Closes the recording (begun if need be) with the barrier that makes
+ * every shader write visible to the host and to transfers; a replayable
+ * recording is then kept and what it freed is pinned. */
+static gboolean
+end (DfCmd *cmd, GError **error)
 {
-  DfContext *ctx = cmd->ctx;
   VkMemoryBarrier host = {
     .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
     .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
     .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT,
   };
+
+  if (!cmd->recording && !begin (cmd, error))
+    return FALSE;
+  vkCmdPipelineBarrier (cmd->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                        VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &host,
+                        0, NULL, 0, NULL);
+  cmd->recording = FALSE;
+  if (!df_vk_check (vkEndCommandBuffer (cmd->cb), error))
+    {
+      if (cmd->replayable)
+        df_cmd_reset (cmd);
+      return FALSE;
+    }
+  if (cmd->replayable)
+    {
+      df_memory_log_frees (cmd->ctx, NULL);
+      cmd->pinned_bytes = df_memory_pin (cmd->ctx, cmd->free_log, cmd->pinned);
+      g_array_set_size (cmd->free_log, 0);
+      cmd->recorded = TRUE;
+    }
+  return TRUE;
+}
+
+gboolean
+df_cmd_end (DfCmd *cmd, GError **error)
+{
+  g_return_val_if_fail (cmd != NULL && cmd->replayable, FALSE);
+
+  return cmd->recorded || end (cmd, error);
+}
+
+gboolean
+df_cmd_submit_wait (DfCmd *cmd, GError **error)
+{
+  DfContext *ctx = cmd->ctx;
   VkSubmitInfo submit = {
     .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
     .commandBufferCount = 1,
@@ -421,14 +552,7 @@ df_cmd_submit_wait (DfCmd *cmd, GError **error)
   };
   gboolean ok;
 
-  if (!cmd->recording && !begin (cmd, error))
-    return FALSE;
-  /* make every shader write visible to the host and to transfers */
-  vkCmdPipelineBarrier (cmd->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                        VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &host,
-                        0, NULL, 0, NULL);
-  cmd->recording = FALSE;
-  if (!df_vk_check (vkEndCommandBuffer (cmd->cb), error))
+  if (!cmd->recorded && !end (cmd, error))
     return FALSE;
   if (!df_vk_check (vkQueueSubmit (ctx->queue, 1, &submit, cmd->fence), error))
     return FALSE;
@@ -436,6 +560,8 @@ df_cmd_submit_wait (DfCmd *cmd, GError **error)
   vkResetFences (ctx->device, 1, &cmd->fence);
   if (ok && cmd->profiling)
     collect_profile (cmd);
+  if (cmd->replayable)
+    return ok;
   vkResetCommandBuffer (cmd->cb, 0);
   if (!ok)
     return FALSE;

@@ -7,7 +7,17 @@
  * reused by later tensors; empty blocks are released by df_context_trim().
  * When the device memory is host-visible (lavapipe, integrated GPUs,
  * resizable BAR) tensors are mapped and copied directly; otherwise data
- * goes through a host-visible staging buffer. */
+ * goes through a host-visible staging buffer.
+ *
+ * Pinning: a recording that is kept and submitted again (a replayable
+ * DfCmd) still uses the ranges of the intermediates freed while it was
+ * recorded, although the free lists already hold them.  While such a
+ * recording is open, df_alloc_free() logs every range it gives back; when
+ * the recording ends, df_memory_pin() takes what of those ranges is still
+ * free out of the free lists again, counted as allocated, so that later
+ * tensors cannot land on them; df_memory_unpin() gives them back when the
+ * recording is dropped.  Pinned ranges keep their blocks in use, so
+ * df_context_trim() leaves those blocks alone. */
 #include <string.h>
 
 #include "df-private.h"
@@ -271,18 +281,124 @@ df_alloc_free (DfContext *ctx, DfAlloc *a)
   g_mutex_lock (&ctx->lock);
   block_give (a->block, a->offset, a->reserved);
   ctx->allocated -= a->reserved;
+  if (ctx->free_log != NULL)
+    g_array_append_val (ctx->free_log, ((DfRange) { a->block, a->offset, a->reserved }));
   g_mutex_unlock (&ctx->lock);
   g_free (a);
 }
 
+/* ------------------------------------------------------------------------
+ * Pinning for replayable recordings
+ * ------------------------------------------------------------------------ */
+
+void
+df_memory_log_frees (DfContext *ctx, GArray *log)
+{
+  g_mutex_lock (&ctx->lock);
+  g_assert (log == NULL || ctx->free_log == NULL);
+  ctx->free_log = log;
+  g_mutex_unlock (&ctx->lock);
+}
+
+static int
+compare_ranges (gconstpointer a, gconstpointer b)
+{
+  const DfRange *x = a, *y = b;
+  uintptr_t bx = (uintptr_t) x->block, by = (uintptr_t) y->block;
+
+  if (bx != by)
+    return bx < by ? -1 : 1;
+  return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Takes the free parts of [begin, end) out of the block's free list and
+ * appends them to @pinned; returns the bytes taken. */
+static VkDeviceSize
+block_claim (DfBlock *b, VkDeviceSize begin, VkDeviceSize end, GArray *pinned)
+{
+  VkDeviceSize taken = 0;
+  guint i = 0;
+
+  while (i < b->free->len)
+    {
+      Range r = g_array_index (b->free, Range, i);
+      VkDeviceSize lo = MAX (r.offset, begin), hi = MIN (r.offset + r.size, end);
+      Range left = { r.offset, lo - r.offset }, right = { hi, r.offset + r.size - hi };
+
+      if (r.offset >= end)
+        break;
+      if (lo >= hi)
+        {
+          i++;
+          continue;
+        }
+      g_array_remove_index (b->free, i);
+      if (right.size > 0)
+        g_array_insert_val (b->free, i, right);
+      if (left.size > 0)
+        g_array_insert_val (b->free, i++, left);
+      if (right.size > 0)
+        i++;
+      b->used += hi - lo;
+      taken += hi - lo;
+      g_array_append_val (pinned, ((DfRange) { b, lo, hi - lo }));
+    }
+  return taken;
+}
+
+VkDeviceSize
+df_memory_pin (DfContext *ctx, GArray *log, GArray *pinned)
+{
+  VkDeviceSize taken = 0;
+
+  g_mutex_lock (&ctx->lock);
+  g_array_sort (log, compare_ranges);
+  /* the union of the logged ranges, block by block */
+  for (guint i = 0; i < log->len;)
+    {
+      DfRange u = g_array_index (log, DfRange, i);
+      VkDeviceSize end = u.offset + u.size;
+
+      for (i++; i < log->len; i++)
+        {
+          const DfRange *next = &g_array_index (log, DfRange, i);
+          if (next->block != u.block || next->offset > end)
+            break;
+          end = MAX (end, next->offset + next->size);
+        }
+      taken += block_claim (u.block, u.offset, end, pinned);
+    }
+  ctx->allocated += taken;
+  ctx->peak_allocated = MAX (ctx->peak_allocated, ctx->allocated);
+  g_mutex_unlock (&ctx->lock);
+  return taken;
+}
+
+void
+df_memory_unpin (DfContext *ctx, GArray *pinned)
+{
+  g_mutex_lock (&ctx->lock);
+  for (guint i = 0; i < pinned->len; i++)
+    {
+      const DfRange *r = &g_array_index (pinned, DfRange, i);
+      block_give (r->block, r->offset, r->size);
+      ctx->allocated -= r->size;
+    }
+  g_array_set_size (pinned, 0);
+  g_mutex_unlock (&ctx->lock);
+}
+
 /* Blocks are released only here, never in df_alloc_free(): a recording may
  * still refer to a freed range whose block would otherwise vanish before
- * the submit.  Call with no recording in flight. */
+ * the submit.  Call with no recording in flight.  Blocks that a kept
+ * (replayable) recording uses hold its pinned ranges and stay; while a
+ * replayable recording is open nothing is released, as its log of freed
+ * ranges names the blocks. */
 void
 df_context_trim (DfContext *ctx)
 {
   g_mutex_lock (&ctx->lock);
-  for (guint i = ctx->blocks->len; i > 0; i--)
+  for (guint i = ctx->blocks->len; i > 0 && ctx->free_log == NULL; i--)
     {
       DfBlock *b = g_ptr_array_index (ctx->blocks, i - 1);
       if (b->used == 0)

@@ -66,6 +66,26 @@ DfAlloc *df_alloc_new (DfContext *ctx, VkDeviceSize size, GError **error);
 void df_alloc_free (DfContext *ctx, DfAlloc *alloc);
 void df_memory_cleanup (DfContext *ctx);
 
+/* A range of a block: a freed range logged for a replayable recording, or
+ * one pinned for it. */
+typedef struct
+{
+  DfBlock *block;
+  VkDeviceSize offset;
+  VkDeviceSize size;
+} DfRange;
+
+/* Pinning for replayable recordings (df-cmd.c).  While @log is set, every
+ * range df_alloc_free() gives back is also appended to it (DfRange); NULL
+ * stops logging.  One log per context at a time. */
+void df_memory_log_frees (DfContext *ctx, GArray *log);
+/* Claims what of the logged ranges is still free as in use (counted in
+ * the allocated bytes) and appends the claimed ranges to @pinned;
+ * returns the bytes claimed. */
+VkDeviceSize df_memory_pin (DfContext *ctx, GArray *log, GArray *pinned);
+/* Gives pinned ranges back to their blocks and empties @pinned. */
+void df_memory_unpin (DfContext *ctx, GArray *pinned);
+
 /* ------------------------------------------------------------------------
  * The context
  * ------------------------------------------------------------------------ */
@@ -104,6 +124,7 @@ struct _DfContext
   uint64_t peak_allocated;
   DfBlock *staging;  /* host-visible buffer for uploads and readbacks */
   GMutex lock;       /* guards the allocator */
+  GArray *free_log;  /* DfRange: frees seen by the open replayable recording */
 
   /* pipelines, keyed by shader id and specialization values */
   GHashTable *pipelines; /* DfPipelineKey* → DfPipeline* */

@@ -1,0 +1,405 @@
+/* test-replay.c — replayable recordings: a chain of ops recorded once and
+ * submitted again with new inputs; the intermediates it freed while
+ * recording stay pinned, so tensors made afterwards keep their contents;
+ * failed and dropped recordings pin nothing; trim keeps pinned blocks;
+ * timestamps on replays. */
+#include <math.h>
+#include <string.h>
+
+#include "df-private.h"
+#include "df-test.h"
+
+/* sizes that are not multiples of any workgroup size */
+#define M 37
+#define K 29
+#define N 53
+
+typedef struct
+{
+  DfTensor *x;    /* [M, K] */
+  DfTensor *w;    /* [N, K] */
+  DfTensor *bias; /* [N] */
+  DfTensor *c;    /* [M, N] */
+  DfTensor *y;    /* [M, N] */
+} Chain;
+
+static void
+chain_init (Chain *ch)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+
+  ch->x = df_tensor_new4 (ctx, DF_DTYPE_F32, M, K, 0, 0, &error);
+  g_assert_no_error (error);
+  ch->w = df_tensor_new4 (ctx, DF_DTYPE_F32, N, K, 0, 0, &error);
+  g_assert_no_error (error);
+  ch->bias = df_tensor_new4 (ctx, DF_DTYPE_F32, N, 0, 0, 0, &error);
+  g_assert_no_error (error);
+  ch->c = df_tensor_new4 (ctx, DF_DTYPE_F32, M, N, 0, 0, &error);
+  g_assert_no_error (error);
+  ch->y = df_tensor_new4 (ctx, DF_DTYPE_F32, M, N, 0, 0, &error);
+  g_assert_no_error (error);
+}
+
+static void
+chain_clear (Chain *ch)
+{
+  g_clear_pointer (&ch->x, df_tensor_free);
+  g_clear_pointer (&ch->w, df_tensor_free);
+  g_clear_pointer (&ch->bias, df_tensor_free);
+  g_clear_pointer (&ch->c, df_tensor_free);
+  g_clear_pointer (&ch->y, df_tensor_free);
+}
+
+/* Uploads inputs drawn from @seed and computes the expected y on the CPU:
+ * y = (0.5 · (x · wᵀ + bias) + 1)² + c. */
+static float *
+chain_upload (Chain *ch, uint64_t seed)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree float *x = df_test_new_uniform (M * K, seed, -1, 1);
+  g_autofree float *w = df_test_new_uniform (N * K, seed + 1, -1, 1);
+  g_autofree float *bias = df_test_new_uniform (N, seed + 2, -1, 1);
+  g_autofree float *c = df_test_new_uniform (M * N, seed + 3, -2, 2);
+  float *want = g_new (float, M * N);
+
+  g_assert_true (df_tensor_upload_f32 (ch->x, x, M * K, &error));
+  g_assert_true (df_tensor_upload_f32 (ch->w, w, N * K, &error));
+  g_assert_true (df_tensor_upload_f32 (ch->bias, bias, N, &error));
+  g_assert_true (df_tensor_upload_f32 (ch->c, c, M * N, &error));
+  g_assert_no_error (error);
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++)
+      {
+        double h = bias[j];
+        double g;
+
+        for (int k = 0; k < K; k++)
+          h += (double) x[i * K + k] * w[j * K + k];
+        g = 0.5 * h + 1.0;
+        want[i * N + j] = (float) (g * g + c[i * N + j]);
+      }
+  return want;
+}
+
+/* Records the chain with three intermediates, each freed as soon as it
+ * has been used, as the networks do. */
+static gboolean
+chain_record (Chain *ch, DfCmd *cmd, GError **error)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (DfTensor) h1 = NULL;
+  g_autoptr (DfTensor) h2 = NULL;
+  g_autoptr (DfTensor) h3 = NULL;
+
+  if ((h1 = df_tensor_new4 (ctx, DF_DTYPE_F32, M, N, 0, 0, error)) == NULL
+      || !df_op_linear (cmd, h1, ch->x, ch->w, ch->bias, error)
+      || (h2 = df_tensor_new4 (ctx, DF_DTYPE_F32, M, N, 0, 0, error)) == NULL
+      || !df_op_scale (cmd, h2, h1, 0.5f, 1.0f, error))
+    return FALSE;
+  g_clear_pointer (&h1, df_tensor_free);
+  if ((h3 = df_tensor_new4 (ctx, DF_DTYPE_F32, M, N, 0, 0, error)) == NULL
+      || !df_op_binary (cmd, h3, h2, h2, DF_BINARY_MUL, error))
+    return FALSE;
+  g_clear_pointer (&h2, df_tensor_free);
+  return df_op_binary (cmd, ch->y, h3, ch->c, DF_BINARY_ADD, error);
+}
+
+/* y from an ordinary recording of the chain, for comparison. */
+static float *
+chain_fresh (Chain *ch)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = df_cmd_new (df_test_context (), &error);
+
+  g_assert_no_error (error);
+  g_assert_true (chain_record (ch, cmd, &error));
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  g_assert_no_error (error);
+  return df_test_download (ch->y);
+}
+
+static void
+test_replay (void)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = NULL;
+  g_autoptr (DfTensor) late = NULL;
+  g_autofree float *pattern = df_test_new_uniform (2 * M * N, 99, -3, 3);
+  Chain ch = { 0 };
+  uint64_t before, peak, pinned;
+
+  chain_init (&ch);
+  before = df_context_get_allocated (ctx);
+  df_context_reset_peak (ctx);
+  cmd = df_cmd_new_replayable (ctx, &error);
+  g_assert_no_error (error);
+  g_assert_true (chain_record (&ch, cmd, &error));
+  g_assert_no_error (error);
+  peak = df_context_get_peak_allocated (ctx);
+  g_assert_false (df_cmd_is_recorded (cmd));
+  g_assert_cmpuint (df_cmd_get_pinned (cmd), ==, 0);
+
+  for (int round = 0; round < 4; round++)
+    {
+      g_autofree float *want = chain_upload (&ch, 10 * (uint64_t) round + 1);
+      g_autofree float *got = NULL;
+      g_autofree float *fresh = NULL;
+      g_autofree float *late_back = NULL;
+
+      g_assert_true (df_cmd_submit_wait (cmd, &error));
+      g_assert_no_error (error);
+      g_assert_true (df_cmd_is_recorded (cmd));
+      got = df_test_download (ch.y);
+      df_test_assert_close (got, want, M * N, 1e-5);
+
+      /* an ordinary recording of the same ops gives the same numbers */
+      fresh = chain_fresh (&ch);
+      g_assert_cmpmem (got, M * N * sizeof (float), fresh, M * N * sizeof (float));
+
+      if (round == 0)
+        {
+          /* the freed intermediates are pinned: no more than the
+           * recording's own peak, and counted as allocated */
+          pinned = df_cmd_get_pinned (cmd);
+          g_assert_cmpuint (pinned, >=, 3 * M * N * sizeof (float) / 2);
+          g_assert_cmpuint (pinned, <=, peak - before);
+          g_assert_cmpuint (df_context_get_allocated (ctx), ==, before + pinned);
+
+          /* a tensor made after the recording, of an intermediate's
+           * size and more, where the first free range begins */
+          late = df_test_tensor (ctx, DF_DTYPE_F32, pattern, 2,
+                                 (const int64_t[]){ 2 * M, N });
+        }
+      else
+        {
+          late_back = df_test_download (late);
+          g_assert_cmpmem (late_back, 2 * M * N * sizeof (float), pattern,
+                           2 * M * N * sizeof (float));
+        }
+    }
+
+  /* recording into a kept recording is refused */
+  g_assert_false (df_op_scale (cmd, ch.y, ch.y, 1.0f, 0.0f, &error));
+  g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  g_clear_pointer (&late, df_tensor_free);
+  g_clear_pointer (&cmd, df_cmd_free);
+  g_assert_cmpuint (df_context_get_allocated (ctx), ==, before);
+  chain_clear (&ch);
+}
+
+/* A replayable DfCmd reset after recording is recorded anew: another
+ * chain, other tensors. */
+static void
+test_reset_rerecord (void)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = NULL;
+  g_autofree float *want_a = NULL;
+  g_autofree float *want_b = NULL;
+  g_autofree float *got = NULL;
+  Chain a = { 0 }, b = { 0 };
+  uint64_t before;
+
+  chain_init (&a);
+  chain_init (&b);
+  want_a = chain_upload (&a, 5);
+  want_b = chain_upload (&b, 7);
+  before = df_context_get_allocated (ctx);
+  cmd = df_cmd_new_replayable (ctx, &error);
+  g_assert_no_error (error);
+  g_assert_true (chain_record (&a, cmd, &error));
+  g_assert_true (df_cmd_end (cmd, &error));
+  g_assert_no_error (error);
+  g_assert_true (df_cmd_is_recorded (cmd));
+  g_assert_cmpuint (df_cmd_get_pinned (cmd), >, 0);
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  got = df_test_download (a.y);
+  df_test_assert_close (got, want_a, M * N, 1e-5);
+  g_clear_pointer (&got, g_free);
+
+  df_cmd_reset (cmd);
+  g_assert_false (df_cmd_is_recorded (cmd));
+  g_assert_cmpuint (df_cmd_get_pinned (cmd), ==, 0);
+  g_assert_cmpuint (df_context_get_allocated (ctx), ==, before);
+  g_assert_true (chain_record (&b, cmd, &error));
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  g_assert_no_error (error);
+  got = df_test_download (b.y);
+  df_test_assert_close (got, want_b, M * N, 1e-5);
+
+  g_clear_pointer (&cmd, df_cmd_free);
+  g_assert_cmpuint (df_context_get_allocated (ctx), ==, before);
+  chain_clear (&a);
+  chain_clear (&b);
+}
+
+/* A recording that fails half-way, or is dropped before its end, leaves
+ * nothing pinned and no recording open. */
+static void
+test_failed_recording (void)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = NULL;
+  g_autoptr (DfCmd) other = NULL;
+  g_autoptr (DfTensor) h = NULL;
+  g_autofree float *want = NULL;
+  g_autofree float *got = NULL;
+  Chain ch = { 0 };
+  uint64_t before;
+
+  chain_init (&ch);
+  want = chain_upload (&ch, 3);
+  before = df_context_get_allocated (ctx);
+
+  cmd = df_cmd_new_replayable (ctx, &error);
+  g_assert_no_error (error);
+  h = df_tensor_new4 (ctx, DF_DTYPE_F32, M, N, 0, 0, &error);
+  g_assert_true (df_op_linear (cmd, h, ch.x, ch.w, ch.bias, &error));
+  g_clear_pointer (&h, df_tensor_free);
+  /* while it is open, a second replayable recording cannot start */
+  other = df_cmd_new_replayable (ctx, &error);
+  g_assert_no_error (error);
+  g_assert_false (df_op_fill (other, ch.y, 1.0f, &error));
+  g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  /* an op that fails: x [M, K] and c [M, N] do not add */
+  g_assert_false (df_op_binary (cmd, ch.y, ch.x, ch.c, DF_BINARY_ADD, &error));
+  g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  df_cmd_reset (cmd);
+  g_assert_false (df_cmd_is_recorded (cmd));
+  g_assert_cmpuint (df_cmd_get_pinned (cmd), ==, 0);
+  g_assert_cmpuint (df_context_get_allocated (ctx), ==, before);
+
+  /* the same DfCmd records again, and the other one now may too */
+  g_assert_true (chain_record (&ch, cmd, &error));
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  g_assert_no_error (error);
+  got = df_test_download (ch.y);
+  df_test_assert_close (got, want, M * N, 1e-5);
+  g_clear_pointer (&cmd, df_cmd_free);
+  g_assert_cmpuint (df_context_get_allocated (ctx), ==, before);
+
+  /* freed in the middle of its recording */
+  h = df_tensor_new4 (ctx, DF_DTYPE_F32, M, N, 0, 0, &error);
+  g_assert_true (df_op_linear (other, h, ch.x, ch.w, ch.bias, &error));
+  g_clear_pointer (&h, df_tensor_free);
+  g_clear_pointer (&other, df_cmd_free);
+  g_assert_cmpuint (df_context_get_allocated (ctx), ==, before);
+  cmd = df_cmd_new_replayable (ctx, &error);
+  g_assert_true (chain_record (&ch, cmd, &error));
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&cmd, df_cmd_free);
+  g_assert_cmpuint (df_context_get_allocated (ctx), ==, before);
+  chain_clear (&ch);
+}
+
+/* df_context_trim keeps a block that only a kept recording still uses. */
+static void
+test_trim (void)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = NULL;
+  g_autofree float *want = NULL;
+  Chain ch = { 0 };
+  uint64_t reserved;
+
+  df_context_trim (ctx);
+  g_assert_cmpuint (df_context_get_allocated (ctx), ==, 0);
+  g_assert_cmpuint (df_context_get_reserved (ctx), ==, 0);
+  chain_init (&ch);
+  want = chain_upload (&ch, 11);
+  cmd = df_cmd_new_replayable (ctx, &error);
+  g_assert_true (chain_record (&ch, cmd, &error));
+  g_assert_true (df_cmd_end (cmd, &error));
+  g_assert_no_error (error);
+  reserved = df_context_get_reserved (ctx);
+  g_assert_cmpuint (reserved, >, 0);
+
+  /* only the pinned intermediates are left in the block (the recording
+   * is not submitted again: its inputs are gone) */
+  chain_clear (&ch);
+  g_assert_cmpuint (df_context_get_allocated (ctx), ==, df_cmd_get_pinned (cmd));
+  df_context_trim (ctx);
+  g_assert_cmpuint (df_context_get_reserved (ctx), ==, reserved);
+  g_clear_pointer (&cmd, df_cmd_free);
+  g_assert_cmpuint (df_context_get_allocated (ctx), ==, 0);
+  df_context_trim (ctx);
+  g_assert_cmpuint (df_context_get_reserved (ctx), ==, 0);
+}
+
+static double
+profile_total (DfCmd *cmd, guint *n_shaders)
+{
+  GHashTableIter iter;
+  gpointer value;
+  double total = 0;
+
+  g_hash_table_iter_init (&iter, df_cmd_get_profile (cmd));
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    total += *(const double *) value;
+  *n_shaders = g_hash_table_size (df_cmd_get_profile (cmd));
+  return total;
+}
+
+/* Timestamps are written on every replay, each adding to the profile. */
+static void
+test_profile (void)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = NULL;
+  g_autofree float *want = NULL;
+  g_autofree float *got = NULL;
+  Chain ch = { 0 };
+  double first, second;
+  guint n_first, n_second;
+
+  g_assert_cmpfloat (df_context_get_info (ctx)->timestamp_period_ns, >, 0);
+  chain_init (&ch);
+  want = chain_upload (&ch, 21);
+  cmd = df_cmd_new_replayable (ctx, &error);
+  df_cmd_set_profiling (cmd, TRUE);
+  g_assert_true (chain_record (&ch, cmd, &error));
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  g_assert_no_error (error);
+  first = profile_total (cmd, &n_first);
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  g_assert_no_error (error);
+  second = profile_total (cmd, &n_second);
+  got = df_test_download (ch.y);
+  df_test_assert_close (got, want, M * N, 1e-5);
+
+  /* the linear op's and the element-wise shaders, timed twice */
+  g_assert_cmpuint (n_first, >=, 2);
+  g_assert_cmpuint (n_second, ==, n_first);
+  g_assert_cmpfloat (first, >, 0);
+  g_assert_cmpfloat (second, >, first);
+  g_clear_pointer (&cmd, df_cmd_free);
+  chain_clear (&ch);
+}
+
+int
+main (int argc, char **argv)
+{
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/replay/chain", test_replay);
+  g_test_add_func ("/replay/reset", test_reset_rerecord);
+  g_test_add_func ("/replay/failed", test_failed_recording);
+  g_test_add_func ("/replay/trim", test_trim);
+  g_test_add_func ("/replay/profile", test_profile);
+  ret = g_test_run ();
+  df_test_context_free ();
+  return ret;
+}
