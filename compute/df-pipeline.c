@@ -32,7 +32,12 @@
  * chunks; the shorter is padded with empty chunks so both have the same
  * length, as the web UIs do.  Classifier-free guidance runs the UNet at
  * batch 2, [uncond, cond] as diffusers orders it; at cfg ≤ 1 only the cond
- * half runs (diffusers' do_classifier_free_guidance). */
+ * half runs (diffusers' do_classifier_free_guidance).
+ *
+ * The UNet step is recorded once per image and the same command buffer is
+ * submitted for every sampler call (a replayable DfCmd: only the uploaded
+ * sample and timestep change); it is dropped before each VAE decode, so
+ * that the decoder reuses the memory of its intermediates. */
 #include "config.h"
 
 #include <math.h>
@@ -469,6 +474,10 @@ typedef struct
   float *lat_a, *lat_b;
 
   DfTensor *sample, *timestep, *context, *out;
+  /* the UNet step, recorded once on these tensors and submitted for every
+   * sampler call; dropped before each VAE decode so that the decoder can
+   * use the intermediates' memory, and recorded again after it */
+  DfCmd *unet_step;
 
   DfProgressFunc progress;
   gpointer progress_data;
@@ -480,6 +489,7 @@ typedef struct
 static void
 run_clear (Run *r)
 {
+  g_clear_pointer (&r->unet_step, df_cmd_free);
   g_free (r->uncond);
   g_free (r->cond);
   g_free (r->cond_b);
@@ -553,10 +563,22 @@ unet_eval (Run *r, const float *x_in, float t, float *eps, GError **error)
           memcpy (dst + n + hw, r->masked_lat, n * sizeof (float));
         }
     }
+  if (r->unet_step == NULL && (r->unet_step = df_cmd_new_replayable (p->ctx, error)) == NULL)
+    return FALSE;
+  /* the uploads write the tensors directly or through their own command
+   * buffer, never into the recording */
   if (!df_tensor_upload_f32 (r->sample, in, batch * per_in, error)
-      || !df_tensor_upload_f32 (r->timestep, ts, batch, error)
-      || !df_unet_forward (p->unet, p->cmd, r->out, r->sample, r->timestep, r->context, error)
-      || !df_cmd_submit_wait (p->cmd, error) || !df_tensor_download_f32 (r->out, out, batch * n, error))
+      || !df_tensor_upload_f32 (r->timestep, ts, batch, error))
+    return FALSE;
+  if ((!df_cmd_is_recorded (r->unet_step)
+       && !df_unet_forward (p->unet, r->unet_step, r->out, r->sample, r->timestep, r->context,
+                            error))
+      || !df_cmd_submit_wait (r->unet_step, error))
+    {
+      df_cmd_reset (r->unet_step);
+      return FALSE;
+    }
+  if (!df_tensor_download_f32 (r->out, out, batch * n, error))
     return FALSE;
 
   if (!r->guided)
@@ -571,6 +593,15 @@ static gboolean
 check_cancel (Run *r, GError **error)
 {
   return !g_cancellable_set_error_if_cancelled (r->cancellable, error);
+}
+
+/* Drops the recorded UNet step and the memory it keeps, before a VAE
+ * decode that needs that memory; the next step records again. */
+static void
+drop_unet_step (Run *r)
+{
+  if (r->unet_step != NULL)
+    df_cmd_reset (r->unet_step);
 }
 
 /* The sampler loop from call @first; x is updated in place.  @image_lat
@@ -617,6 +648,7 @@ denoise (Run *r, DfSampler *s, int first, float *x, DfRng *rng, const float *ima
         case DF_PREVIEW_FULL:
           if (r->job->preview_every > 0 && step % r->job->preview_every == 0 && step < total)
             {
+              drop_unet_step (r);
               if (!check_cancel (r, error)
                   || (preview = vae_decode (r->p, x, r->lw, r->lh, error)) == NULL)
                 return FALSE;
@@ -766,6 +798,7 @@ run_one (Run *r, uint64_t seed, double t, GError **error)
   g_free (r->p->last_latents);
   r->p->last_latents = g_memdup2 (x, n * sizeof (float));
   r->p->n_last = n;
+  drop_unet_step (r);
   return vae_decode (r->p, x, r->lw, r->lh, error);
 }
 
