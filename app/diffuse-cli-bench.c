@@ -4,9 +4,15 @@
  *
  * The figures are of the networks alone, as the pipeline runs them: each
  * UNet step uploads its inputs, runs at batch 2 ([uncond, cond]), waits
- * and reads back.  The first step includes the driver's shader
- * compilation, so unet_step_s is the mean of the steps after it (of the
- * only one when --steps is 1), and unet_first_step_s is reported apart.
+ * and reads back; the step is recorded once and its command buffer
+ * submitted again for the later steps.  The first step includes the
+ * recording and the driver's shader compilation, so unet_step_s is the
+ * mean of the steps after it (of the only one when --steps is 1), and
+ * unet_first_step_s is reported apart.  Then as many steps (at least one)
+ * are recorded anew every time, as before replay: unet_step_rerecord_s is
+ * their mean and unet_record_ms the mean CPU time of their recording.
+ * unet_pinned_mib is the memory of the freed intermediates that the kept
+ * recording reserves (counted in mem_unet_peak_mib).
  *
  * Memory timeline: mem_weights_mib after loading, then the peak of each
  * phase (mem_clip_peak_mib, mem_unet_peak_mib, mem_vae_peak_mib) from the
@@ -17,7 +23,9 @@
  * whole VAE decode without submitting them: the memory timeline of any
  * size in seconds, even on a device far too slow to run it.  It also
  * reports unet_record_ms, the CPU time of recording one guided UNet step
- * once its pipelines exist (the step is recorded twice, the second timed). */
+ * once its pipelines exist (the step is recorded twice, the second timed,
+ * kept for replay as the pipeline keeps it, so that unet_pinned_mib and
+ * mem_unet_peak_mib include the memory it reserves). */
 #include "config.h"
 
 #include <glib/gi18n.h>
@@ -157,12 +165,15 @@ memory_timeline (DfContext *ctx, DfClip *clip, DfUNet *unet, DfVae *vae, DfDType
   if (!df_unet_forward (unet, cmd, out, sample, t, context, &error))
     return diffuse_cli_fail (error->message);
   g_clear_pointer (&cmd, df_cmd_free);
-  if ((cmd = df_cmd_new (ctx, &error)) == NULL)
+  if ((cmd = df_cmd_new_replayable (ctx, &error)) == NULL)
     return diffuse_cli_fail (error->message);
   start = g_get_monotonic_time ();
   if (!df_unet_forward (unet, cmd, out, sample, t, context, &error))
     return diffuse_cli_fail (error->message);
   g_array_append_val (figures, ((Figure) { "unet_record_ms", 1000 * seconds_since (start) }));
+  if (!df_cmd_end (cmd, &error))
+    return diffuse_cli_fail (error->message);
+  g_array_append_val (figures, ((Figure) { "unet_pinned_mib", mib (df_cmd_get_pinned (cmd)) }));
   note_peak (figures, "mem_unet_peak_mib", ctx, &peak);
   g_clear_pointer (&cmd, df_cmd_free);
   g_clear_pointer (&sample, df_tensor_free);
@@ -226,6 +237,7 @@ diffuse_cli_bench (int argc, char **argv)
   g_autoptr (DfUNet) unet = NULL;
   g_autoptr (DfVae) vae = NULL;
   g_autoptr (DfCmd) cmd = NULL;
+  g_autoptr (DfCmd) replayed = NULL;
   g_autoptr (DfCmd) profiled = NULL;
   g_autoptr (DfCmd) vae_profiled = NULL;
   g_autoptr (DfTensor) sample = NULL;
@@ -251,7 +263,8 @@ diffuse_cli_bench (int argc, char **argv)
   int f, lw, lh;
   int64_t n_lat, n_ctx;
   gint64 start, t;
-  double first_step = 0, later_steps = 0;
+  double first_step = 0, later_steps = 0, rerecord_steps = 0, record_ms = 0;
+  int n_rerecord = MAX (steps - 1, 1);
   const float ts[2] = { 999.0f, 999.0f };
 
   g_option_context_set_summary (
@@ -331,14 +344,17 @@ diffuse_cli_bench (int argc, char **argv)
       || !df_tensor_upload_f32 (timestep, ts, 2, &error))
     return diffuse_cli_fail (error->message);
   df_context_reset_peak (ctx);
+  if ((replayed = df_cmd_new_replayable (ctx, &error)) == NULL)
+    return diffuse_cli_fail (error->message);
   for (int s = 0; s < steps; s++)
     {
       double dt;
 
       t = g_get_monotonic_time ();
       if (!df_tensor_upload_f32 (sample, x, n_lat, &error)
-          || !df_unet_forward (unet, cmd, out, sample, timestep, ctx_t, &error)
-          || !df_cmd_submit_wait (cmd, &error)
+          || (!df_cmd_is_recorded (replayed)
+              && !df_unet_forward (unet, replayed, out, sample, timestep, ctx_t, &error))
+          || !df_cmd_submit_wait (replayed, &error)
           || !df_tensor_download_f32 (out, eps, df_tensor_numel (out), &error))
         return diffuse_cli_fail (error->message);
       dt = seconds_since (t);
@@ -351,6 +367,30 @@ diffuse_cli_bench (int argc, char **argv)
   g_array_append_val (figures,
                       ((Figure) { "unet_step_s",
                                   steps > 1 ? later_steps / (steps - 1) : first_step }));
+  g_array_append_val (figures,
+                      ((Figure) { "unet_pinned_mib", mib (df_cmd_get_pinned (replayed)) }));
+  g_clear_pointer (&replayed, df_cmd_free);
+
+  /* the same steps recorded anew each time */
+  for (int s = 0; s < n_rerecord; s++)
+    {
+      gint64 r;
+
+      t = g_get_monotonic_time ();
+      if (!df_tensor_upload_f32 (sample, x, n_lat, &error))
+        return diffuse_cli_fail (error->message);
+      r = g_get_monotonic_time ();
+      if (!df_unet_forward (unet, cmd, out, sample, timestep, ctx_t, &error))
+        return diffuse_cli_fail (error->message);
+      record_ms += 1000 * seconds_since (r);
+      if (!df_cmd_submit_wait (cmd, &error)
+          || !df_tensor_download_f32 (out, eps, df_tensor_numel (out), &error))
+        return diffuse_cli_fail (error->message);
+      rerecord_steps += seconds_since (t);
+    }
+  g_array_append_val (figures,
+                      ((Figure) { "unet_step_rerecord_s", rerecord_steps / n_rerecord }));
+  g_array_append_val (figures, ((Figure) { "unet_record_ms", record_ms / n_rerecord }));
   note_peak (figures, "mem_unet_peak_mib", ctx, &peak);
 
   /* the VAE decoder, as the pipeline runs it (tiled when the image does
