@@ -128,7 +128,7 @@ test_replay (void)
   g_autoptr (DfTensor) late = NULL;
   g_autofree float *pattern = df_test_new_uniform (2 * M * N, 99, -3, 3);
   Chain ch = { 0 };
-  uint64_t before, peak, pinned;
+  uint64_t before, peak, pinned, reserved;
 
   chain_init (&ch);
   before = df_context_get_allocated (ctx);
@@ -138,6 +138,7 @@ test_replay (void)
   g_assert_true (chain_record (&ch, cmd, &error));
   g_assert_no_error (error);
   peak = df_context_get_peak_allocated (ctx);
+  reserved = df_context_get_reserved (ctx);
   g_assert_false (df_cmd_is_recorded (cmd));
   g_assert_cmpuint (df_cmd_get_pinned (cmd), ==, 0);
 
@@ -166,6 +167,8 @@ test_replay (void)
           g_assert_cmpuint (pinned, >=, 3 * M * N * sizeof (float) / 2);
           g_assert_cmpuint (pinned, <=, peak - before);
           g_assert_cmpuint (df_context_get_allocated (ctx), ==, before + pinned);
+          /* taken from the free ranges of the blocks there were */
+          g_assert_cmpuint (df_context_get_reserved (ctx), ==, reserved);
 
           /* a tensor made after the recording, of an intermediate's
            * size and more, where the first free range begins */
