@@ -29,6 +29,7 @@ print_device (const DfDeviceInfo *d)
   printf ("  %-26s %s\n", _("fp16 arithmetic:"), yes_no (d->fp16_arithmetic));
   printf ("  %-26s %s\n", _("16-bit storage:"), yes_no (d->storage_16bit));
   printf ("  %-26s %s\n", _("cooperative matrix:"), yes_no (d->cooperative_matrix));
+  printf ("  %-26s %s\n", _("cooperative matrix (NV):"), yes_no (d->cooperative_matrix_nv));
   printf ("  %-26s %u\n", _("subgroup size:"), d->subgroup_size);
   printf ("  %-26s %u KiB\n", _("shared memory:"), d->max_shared_memory / 1024);
   printf ("  %-26s %" G_GUINT64_FORMAT " MiB\n", _("max storage buffer range:"),

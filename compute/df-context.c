@@ -3,7 +3,10 @@
  *
  * The engine needs Vulkan 1.1 with a compute queue and
  * VK_KHR_push_descriptor (every desktop driver and lavapipe have it).
- * 16-bit storage enables the fp16 path; without it the engine runs fp32. */
+ * 16-bit storage enables the fp16 path; without it the engine runs fp32.
+ * VK_NV_cooperative_matrix (with the Vulkan memory model its kernels'
+ * SPIR-V declares) is enabled where the probe finds the 16×16×16 fp16
+ * shape, for the cooperative-matrix kernels of df-ops-linalg.c. */
 #include <string.h>
 
 #include "df-private.h"
@@ -206,8 +209,64 @@ feature_chain_init (FeatureChain *c)
   c->features.pNext = &c->storage16;
 }
 
+/* VK_NV_cooperative_matrix as the engine's kernels use it: the feature,
+ * the Vulkan memory model their SPIR-V declares, compute shaders, and the
+ * 16×16×16 shape with fp16 A and B and fp32 C and D at subgroup scope. */
+static gboolean
+probe_cooperative_matrix_nv (VkInstance instance, VkPhysicalDevice pd, uint32_t api_version)
+{
+  PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get_shapes =
+      (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) vkGetInstanceProcAddr (
+          instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coop = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+  };
+  VkPhysicalDeviceVulkanMemoryModelFeatures model = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES,
+    .pNext = &coop,
+  };
+  VkPhysicalDeviceFeatures2 features = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+    .pNext = &model,
+  };
+  VkPhysicalDeviceCooperativeMatrixPropertiesNV stages = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV,
+  };
+  VkPhysicalDeviceProperties2 props = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+    .pNext = &stages,
+  };
+  uint32_t n = 0;
+  g_autofree VkCooperativeMatrixPropertiesNV *shapes = NULL;
+
+  if (api_version < VK_API_VERSION_1_2 || get_shapes == NULL)
+    return FALSE;
+  vkGetPhysicalDeviceFeatures2 (pd, &features);
+  vkGetPhysicalDeviceProperties2 (pd, &props);
+  if (!coop.cooperativeMatrix || !model.vulkanMemoryModel
+      || !(stages.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT))
+    return FALSE;
+  if (get_shapes (pd, &n, NULL) != VK_SUCCESS || n == 0)
+    return FALSE;
+  shapes = g_new0 (VkCooperativeMatrixPropertiesNV, n);
+  for (uint32_t i = 0; i < n; i++)
+    shapes[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+  if (get_shapes (pd, &n, shapes) < VK_SUCCESS)
+    return FALSE;
+  for (uint32_t i = 0; i < n; i++)
+    {
+      const VkCooperativeMatrixPropertiesNV *s = &shapes[i];
+      if (s->MSize == 16 && s->NSize == 16 && s->KSize == 16
+          && s->AType == VK_COMPONENT_TYPE_FLOAT16_NV && s->BType == VK_COMPONENT_TYPE_FLOAT16_NV
+          && s->CType == VK_COMPONENT_TYPE_FLOAT32_NV && s->DType == VK_COMPONENT_TYPE_FLOAT32_NV
+          && s->scope == VK_SCOPE_SUBGROUP_NV)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static void
-probe_device (VkPhysicalDevice pd, DfDeviceInfo *info)
+probe_device (VkInstance instance, VkPhysicalDevice pd, DfDeviceInfo *info)
 {
   VkPhysicalDeviceDriverProperties driver = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES,
@@ -251,6 +310,10 @@ probe_device (VkPhysicalDevice pd, DfDeviceInfo *info)
   info->fp16_arithmetic = chain.f16.shaderFloat16;
   info->storage_16bit = chain.storage16.storageBuffer16BitAccess;
   info->cooperative_matrix = has_extension (exts, n_ext, DF_VK_COOPERATIVE_MATRIX_NAME);
+  info->cooperative_matrix_nv =
+      has_extension (exts, n_ext, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)
+      && info->fp16_arithmetic && info->storage_16bit
+      && probe_cooperative_matrix_nv (instance, pd, info->api_version);
   info->push_descriptor = has_extension (exts, n_ext, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   info->memory_budget = has_extension (exts, n_ext, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
   info->subgroup_size = subgroup.subgroupSize;
@@ -333,7 +396,7 @@ list_candidates (VkInstance instance, GError **error)
   for (uint32_t i = 0; i < n; i++)
     {
       Candidate c = { .pd = pds[i] };
-      probe_device (pds[i], &c.info);
+      probe_device (instance, pds[i], &c.info);
       g_array_append_val (out, c);
     }
   /* g_array_sort is not stable; insertion sort keeps equal types in order */
@@ -511,7 +574,16 @@ df_context_new (const char *selector, GError **error)
     .queueCount = 1,
     .pQueuePriorities = &priority,
   };
-  const char *extensions[2];
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coop = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+    .cooperativeMatrix = VK_TRUE,
+  };
+  VkPhysicalDeviceVulkanMemoryModelFeatures model = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES,
+    .pNext = &coop,
+    .vulkanMemoryModel = VK_TRUE,
+  };
+  const char *extensions[3];
   uint32_t n_extensions = 0;
   VkDeviceCreateInfo device_info = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
@@ -549,6 +621,13 @@ df_context_new (const char *selector, GError **error)
   extensions[n_extensions++] = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
   if (ctx->info.memory_budget)
     extensions[n_extensions++] = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
+  if (ctx->info.cooperative_matrix_nv)
+    {
+      /* the cooperative-matrix kernels' extension and memory model */
+      extensions[n_extensions++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+      coop.pNext = chain.features.pNext;
+      chain.features.pNext = &model;
+    }
   device_info.enabledExtensionCount = n_extensions;
   queue_info.queueFamilyIndex = ctx->queue_family;
 

@@ -27,7 +27,13 @@ DF_PUSH_STRUCT (DfPushAttention, DF_PUSH_ATTENTION);
  * DIFFUSE_KERNELS=gpu or =cpu forces a family on any device (the tests
  * run the GPU family on lavapipe that way).  A device without 256
  * invocations or 16 KiB of shared memory per workgroup gets small
- * register tiles. */
+ * register tiles.
+ *
+ * On GPUs with cooperative matrices (VK_NV_cooperative_matrix), fp16
+ * matmul and conv2d run on the matrix units instead (gemm_coop.glsl);
+ * DIFFUSE_KERNELS=gpu keeps them on the shared-memory kernels, and
+ * DIFFUSE_KERNELS=coop asks for them on any device with fp16 arithmetic,
+ * emulated where the extension is missing (how lavapipe tests them). */
 typedef enum
 {
   KERNELS_CPU,
@@ -44,9 +50,51 @@ kernels (DfContext *ctx)
 
   if (g_strcmp0 (force, "cpu") == 0)
     return KERNELS_CPU;
-  if (g_strcmp0 (force, "gpu") == 0 || info->type != DF_DEVICE_CPU)
+  if (g_strcmp0 (force, "gpu") == 0 || g_strcmp0 (force, "coop") == 0
+      || info->type != DF_DEVICE_CPU)
     return fits ? KERNELS_SHARED : KERNELS_SMALL;
   return KERNELS_CPU;
+}
+
+typedef enum
+{
+  COOP_NONE,
+  COOP_NATIVE,
+  COOP_EMULATED,
+} DfCoop;
+
+/* Whether fp16 matmul and conv2d use the cooperative-matrix kernels. */
+static DfCoop
+coop_mode (DfContext *ctx, DfDType dtype)
+{
+  const DfDeviceInfo *info = df_context_get_info (ctx);
+  const char *force = g_getenv ("DIFFUSE_KERNELS");
+
+  if (dtype != DF_DTYPE_F16 || !info->fp16_arithmetic)
+    return COOP_NONE;
+  if (g_strcmp0 (force, "coop") == 0)
+    return info->cooperative_matrix_nv ? COOP_NATIVE : COOP_EMULATED;
+  if (force == NULL && info->cooperative_matrix_nv && kernels (ctx) == KERNELS_SHARED)
+    return COOP_NATIVE;
+  return COOP_NONE;
+}
+
+/* The cooperative-matrix dispatch of a GEMM whose C is m × n per batch
+ * element (conv2d: output channels × pixels), into @d; see
+ * gemm_coop.glsl: 64 × 64 tiles from four subgroups (four groups of 8
+ * invocations when emulated). */
+static void
+coop_dispatch (DfContext *ctx, DfCoop coop, DfShaderId native, DfShaderId emulated, int64_t m,
+               int64_t n, int64_t batch, DfDispatch *d)
+{
+  d->shader = coop == COOP_NATIVE ? native : emulated;
+  d->spec[0] = coop == COOP_NATIVE ? 4 * df_context_get_info (ctx)->subgroup_size : 32;
+  d->spec[1] = 1;
+  d->spec[2] = 1;
+  d->n_spec = 3;
+  d->groups[0] = (uint32_t) df_div_up (n, 64);
+  d->groups[1] = (uint32_t) df_div_up (m, 64);
+  d->groups[2] = (uint32_t) batch;
 }
 
 /* Workgroup size (x, y) and the tile each invocation computes (columns or
@@ -192,7 +240,12 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
                 df_div_up (m, (int64_t) cfg.tile_y * cfg.wg_y), (uint32_t) batch },
   };
 
-  if (kern == KERNELS_SHARED)
+  DfCoop coop = coop_mode (ctx, y->dtype);
+
+  if (coop != COOP_NONE)
+    coop_dispatch (ctx, coop, DF_SHADER_matmul_coop_f16, DF_SHADER_matmul_coopemu_f16, m, n,
+                   batch, &d);
+  else if (kern == KERNELS_SHARED)
     {
       d.shader = DF_SHADER_FOR (matmul_shared, y->dtype);
       d.spec[5] = cfg.bk;
@@ -399,7 +452,12 @@ df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
         d.groups[0] = df_div_up (ho * wo, (int64_t) tpx * SMALL_WG_X);
         d.groups[1] = df_div_up (o, (int64_t) cfg.tile_y * SMALL_WG_Y);
       }
-    if (kern == KERNELS_SHARED)
+    DfCoop coop = coop_mode (ctx, y->dtype);
+
+    if (coop != COOP_NONE)
+      coop_dispatch (ctx, coop, DF_SHADER_conv2d_coop_f16, DF_SHADER_conv2d_coopemu_f16, o,
+                     ho * wo, n, &d);
+    else if (kern == KERNELS_SHARED)
       {
         d.shader = DF_SHADER_FOR (conv2d_shared, y->dtype);
         d.spec[5] = cfg.bk;

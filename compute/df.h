@@ -58,6 +58,10 @@ typedef struct
   gboolean fp16_arithmetic;        /* shaderFloat16 */
   gboolean storage_16bit;          /* storageBuffer16BitAccess */
   gboolean cooperative_matrix;     /* VK_KHR_cooperative_matrix */
+  /* VK_NV_cooperative_matrix with 16×16×16 fp16 products accumulated in
+   * fp32 at subgroup scope, and the Vulkan memory model: the engine's
+   * cooperative-matrix kernels run */
+  gboolean cooperative_matrix_nv;
   gboolean push_descriptor;        /* VK_KHR_push_descriptor */
   gboolean memory_budget;          /* VK_EXT_memory_budget */
   uint32_t subgroup_size;

@@ -11,6 +11,24 @@
 
 #extension GL_EXT_shader_16bit_storage : require
 
+/* cooperative-matrix kernels (gemm_coop.glsl): fp16 shared memory, and
+ * the matrix instructions unless emulated */
+#ifndef DF_COOP
+#define DF_COOP 0
+#endif
+#ifndef DF_COOP_EMULATE
+#define DF_COOP_EMULATE 0
+#endif
+#if DF_COOP
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_control_flow_attributes : require
+#if !DF_COOP_EMULATE
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_NV_cooperative_matrix : require
+#endif
+#endif
+
 #include "push.h"
 
 #ifndef DF_F16

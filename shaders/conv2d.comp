@@ -37,6 +37,8 @@
 #ifndef DF_SHARED
 #define DF_SHARED 0
 #endif
+/* DF_COOP (fp16 only): the same implicit GEMM on cooperative-matrix
+ * fragments, see gemm_coop.glsl */
 
 DF_WORKGROUP_LAYOUT;
 
@@ -54,13 +56,9 @@ layout(std430, binding = 1) readonly buffer X { STORE_T x[]; };
 layout(std430, binding = 2) readonly buffer W { STORE_T w[]; };
 layout(std430, binding = 3) readonly buffer Bias { STORE_T bias[]; };
 
-#if DF_SHARED
+#if DF_SHARED || DF_COOP
 
-layout(constant_id = 5) const uint BK = 16;
-#define WG_X gl_WorkGroupSize.x
-#define WG_Y gl_WorkGroupSize.y
-#define TM TO
-#define TN TP
+/* A = w as [O, C·k·k]; B = the input patches as [C·k·k, Ho·Wo] */
 #define GEMM_A_K_FAST 1
 #define GEMM_B_K_FAST 0
 
@@ -87,6 +85,35 @@ gemm_load_b (uint kk, uint pix)
     return 0.0;
   return float (x[((g_img * p.c + c) * p.h + uint (iy)) * p.w + uint (ix)]);
 }
+
+#endif
+
+#if DF_COOP
+
+void
+gemm_store (uint o, uint pix, float v)
+{
+  const uint npix = p.ho * p.wo;
+  if (o < p.o && pix < npix)
+    y[(g_img * p.o + o) * npix + pix] = STORE_T (v + (p.has_bias != 0 ? float (bias[o]) : 0.0));
+}
+
+#include "gemm_coop.glsl"
+
+void
+main ()
+{
+  g_img = gl_WorkGroupID.z;
+  gemm_coop (gl_WorkGroupID.y * GEMM_BM, gl_WorkGroupID.x * GEMM_BN, p.c * p.ksize * p.ksize);
+}
+
+#elif DF_SHARED
+
+layout(constant_id = 5) const uint BK = 16;
+#define WG_X gl_WorkGroupSize.x
+#define WG_Y gl_WorkGroupSize.y
+#define TM TO
+#define TN TP
 
 #include "gemm_shared.glsl"
 

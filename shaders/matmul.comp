@@ -32,6 +32,7 @@
 #ifndef DF_SHARED
 #define DF_SHARED 0
 #endif
+/* DF_COOP (fp16 only): cooperative-matrix fragments, see gemm_coop.glsl */
 
 DF_WORKGROUP_LAYOUT;
 
@@ -50,11 +51,8 @@ layout(std430, binding = 2) readonly buffer B { STORE_T b[]; };
 #endif
 layout(std430, binding = 3) readonly buffer Bias { STORE_T bias[]; };
 
-#if DF_SHARED
+#if DF_SHARED || DF_COOP
 
-layout(constant_id = 5) const uint BK = 16;
-#define WG_X gl_WorkGroupSize.x
-#define WG_Y gl_WorkGroupSize.y
 #define GEMM_A_K_FAST 1
 /* b [N, K] when transposed (k contiguous), else [K, N] */
 #define GEMM_B_K_FAST (p.transpose_b)
@@ -75,6 +73,33 @@ gemm_load_b (uint k, uint n)
   const uint base = g_batch * p.batch_stride_b;
   return float (b[base + (p.transpose_b != 0 ? n * p.k + k : k * p.n + n)]);
 }
+
+#endif
+
+#if DF_COOP
+
+void
+gemm_store (uint m, uint n, float v)
+{
+  if (m < p.m && n < p.n)
+    y[g_batch * p.batch_stride_y + m * p.n + n] =
+      STORE_T (p.alpha * v + (p.has_bias != 0 ? float (bias[n]) : 0.0));
+}
+
+#include "gemm_coop.glsl"
+
+void
+main ()
+{
+  g_batch = gl_WorkGroupID.z;
+  gemm_coop (gl_WorkGroupID.y * GEMM_BM, gl_WorkGroupID.x * GEMM_BN, p.k);
+}
+
+#elif DF_SHARED
+
+layout(constant_id = 5) const uint BK = 16;
+#define WG_X gl_WorkGroupSize.x
+#define WG_Y gl_WorkGroupSize.y
 
 #include "gemm_shared.glsl"
 

@@ -293,8 +293,10 @@ test_attention (gconstpointer data)
 
 /* ------------------------------------------------------------------------
  * Kernel family: the shaders recorded are those of the device class, or of
- * the family DIFFUSE_KERNELS forces (the same tests run again with =gpu),
- * so a pass with DIFFUSE_KERNELS=gpu proves the GPU kernels.
+ * the family DIFFUSE_KERNELS forces (the same tests run again with =gpu,
+ * and the fp16 ones with =coop), so a pass with DIFFUSE_KERNELS=gpu proves
+ * the GPU kernels and one with =coop the cooperative-matrix kernels (their
+ * emulation on devices without the extension).
  * ------------------------------------------------------------------------ */
 
 static void
@@ -303,9 +305,14 @@ test_kernels (void)
   DfContext *ctx = df_test_context ();
   g_autoptr (GError) error = NULL;
   g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
-  gboolean gpu = g_strcmp0 (g_getenv ("DIFFUSE_KERNELS"), "gpu") == 0
-                 || (g_getenv ("DIFFUSE_KERNELS") == NULL
-                     && df_context_get_info (ctx)->type != DF_DEVICE_CPU);
+  const DfDeviceInfo *info = df_context_get_info (ctx);
+  const char *force = g_getenv ("DIFFUSE_KERNELS");
+  gboolean gpu = g_strcmp0 (force, "gpu") == 0 || g_strcmp0 (force, "coop") == 0
+                 || (force == NULL && info->type != DF_DEVICE_CPU);
+  gboolean coop = info->fp16_arithmetic
+                  && (g_strcmp0 (force, "coop") == 0
+                      || (force == NULL && gpu && info->cooperative_matrix_nv));
+  const char *coop_kind = info->cooperative_matrix_nv ? "coop" : "coopemu";
   int64_t x_shape[2] = { 5, 8 }, w_shape[2] = { 3, 8 }, y_shape[2] = { 5, 3 };
   int64_t img_shape[4] = { 1, 2, 4, 4 }, cw_shape[4] = { 3, 2, 3, 3 };
   int64_t cy_shape[4] = { 1, 3, 4, 4 }, q_shape[3] = { 1, 3, 8 };
@@ -317,11 +324,24 @@ test_kernels (void)
   g_autoptr (DfTensor) cy = df_test_tensor (ctx, DF_DTYPE_F32, NULL, 4, cy_shape);
   g_autoptr (DfTensor) q = df_test_tensor (ctx, DF_DTYPE_F32, NULL, 3, q_shape);
   g_autoptr (DfTensor) out = df_test_tensor (ctx, DF_DTYPE_F32, NULL, 3, q_shape);
-  /* K = 8 and widths of 4: the CPU family takes its vec4 variants */
+  g_autoptr (DfTensor) x16 = df_test_tensor (ctx, DF_DTYPE_F16, NULL, 2, x_shape);
+  g_autoptr (DfTensor) w16 = df_test_tensor (ctx, DF_DTYPE_F16, NULL, 2, w_shape);
+  g_autoptr (DfTensor) y16 = df_test_tensor (ctx, DF_DTYPE_F16, NULL, 2, y_shape);
+  g_autoptr (DfTensor) img16 = df_test_tensor (ctx, DF_DTYPE_F16, NULL, 4, img_shape);
+  g_autoptr (DfTensor) cw16 = df_test_tensor (ctx, DF_DTYPE_F16, NULL, 4, cw_shape);
+  g_autoptr (DfTensor) cy16 = df_test_tensor (ctx, DF_DTYPE_F16, NULL, 4, cy_shape);
+  g_autofree char *matmul16 = coop ? g_strdup_printf ("matmul_%s_f16", coop_kind)
+                                   : g_strdup (gpu ? "matmul_shared_f16" : "matmul_vec4_f16");
+  g_autofree char *conv16 = coop ? g_strdup_printf ("conv2d_%s_f16", coop_kind)
+                                 : g_strdup (gpu ? "conv2d_shared_f16" : "conv2d_vec4_f16");
+  /* K = 8 and widths of 4: the CPU family takes its vec4 variants; fp32
+   * never runs on cooperative matrices */
   const char *want[] = {
     gpu ? "matmul_shared_f32" : "matmul_vec4_f32",
     gpu ? "conv2d_shared_f32" : "conv2d_vec4_f32",
     gpu ? "attention_shared_f32" : "attention_f32",
+    matmul16,
+    conv16,
   };
   GHashTable *profile;
 
@@ -337,6 +357,8 @@ test_kernels (void)
   g_assert_true (df_op_linear (cmd, y, x, w, NULL, &error));
   g_assert_true (df_op_conv2d (cmd, cy, img, cw, NULL, 1, 1, &error));
   g_assert_true (df_op_attention (cmd, out, q, q, q, 1, 0.5f, FALSE, &error));
+  g_assert_true (df_op_linear (cmd, y16, x16, w16, NULL, &error));
+  g_assert_true (df_op_conv2d (cmd, cy16, img16, cw16, NULL, 1, 1, &error));
   g_assert_true (df_cmd_submit_wait (cmd, &error));
   g_assert_no_error (error);
   profile = df_cmd_get_profile (cmd);
