@@ -13,13 +13,16 @@
  * recording.  A replayable one (df_cmd_new_replayable) records without
  * ONE_TIME_SUBMIT, and its first submit (or df_cmd_end) ends the recording
  * for good: every later submit runs the same command buffer again, with
- * whatever the caller uploaded into its tensors in between.  The
- * intermediates its ops freed while recording are pinned (df-memory.c)
- * from the end of the recording until df_cmd_reset or df_cmd_free, so
- * that tensors made later never share memory with them.  Its recording
- * opens at its first dispatch and only one may be open per context.
+ * whatever the caller uploaded into its tensors in between.  From its
+ * creation (or df_cmd_reset) to the end of its recording the allocator
+ * logs what is freed and made; the intermediates its ops freed are pinned
+ * (df-memory.c) from the end of the recording until df_cmd_reset or
+ * df_cmd_free, so that tensors made later never share memory with them.
+ * Only one such log may be open per context.
  * Profiling works on replays: the query pool is reset inside the command
- * buffer, and every submit adds its timestamps to the profile. */
+ * buffer, and every submit adds its timestamps to the profile.  A tensor
+ * made during the recording and still alive at its end may be freed
+ * while the recording is kept: its memory then stays with the recording. */
 #include <string.h>
 
 #include "df-private.h"
@@ -42,9 +45,7 @@ struct _DfCmd
 
   gboolean replayable;
   gboolean recorded;  /* replayable: the recording ended; submits replay it */
-  GArray *free_log;   /* DfRange: ranges freed while this recording is open */
-  GArray *pinned;     /* DfRange: what of them is kept for the replays */
-  uint64_t pinned_bytes;
+  DfPins *pins;       /* the memory kept for the replays */
   GArray *written; /* Span */
   GArray *read;    /* Span */
 
@@ -192,19 +193,8 @@ begin (DfCmd *cmd, GError **error)
     .flags = cmd->replayable ? 0 : VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
   };
 
-  if (cmd->replayable && cmd->ctx->free_log != NULL)
-    {
-      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
-                   "Another replayable recording is open on this device");
-      return FALSE;
-    }
   if (!df_vk_check (vkBeginCommandBuffer (cmd->cb, &info), error))
     return FALSE;
-  if (cmd->replayable)
-    {
-      g_array_set_size (cmd->free_log, 0);
-      df_memory_log_frees (cmd->ctx, cmd->free_log);
-    }
   cmd->recording = TRUE;
   cmd->n_dispatches = 0;
   g_array_set_size (cmd->written, 0);
@@ -217,6 +207,21 @@ begin (DfCmd *cmd, GError **error)
       vkCmdWriteTimestamp (cmd->cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, cmd->queries, 0);
       cmd->n_queries = 1;
     }
+  return TRUE;
+}
+
+/* A replayable recording tracks the memory from its creation or reset:
+ * the allocator logs what is freed and made until the recording ends. */
+static gboolean
+open_log (DfCmd *cmd, GError **error)
+{
+  if (cmd->ctx->logging != NULL)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "Another replayable recording is open on this device");
+      return FALSE;
+    }
+  df_memory_log (cmd->ctx, cmd->pins);
   return TRUE;
 }
 
@@ -238,14 +243,12 @@ cmd_new (DfContext *ctx, gboolean replayable, GError **error)
   cmd->labels = g_ptr_array_new ();
   cmd->profile = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
   cmd->replayable = replayable;
-  cmd->free_log = g_array_new (FALSE, FALSE, sizeof (DfRange));
-  cmd->pinned = g_array_new (FALSE, FALSE, sizeof (DfRange));
+  cmd->pins = df_pins_new ();
   if (!df_vk_check (vkAllocateCommandBuffers (ctx->device, &alloc, &cmd->cb), error))
     return NULL;
   if (!df_vk_check (vkCreateFence (ctx->device, &fence_info, NULL, &cmd->fence), error))
     return NULL;
-  /* a replayable recording opens at its first dispatch */
-  if (!replayable && !begin (cmd, error))
+  if (replayable ? !open_log (cmd, error) : !begin (cmd, error))
     return NULL;
   return g_steal_pointer (&cmd);
 }
@@ -270,21 +273,23 @@ discard (DfCmd *cmd)
     vkEndCommandBuffer (cmd->cb);
   cmd->recording = FALSE;
   cmd->recorded = FALSE;
-  if (cmd->free_log != NULL && cmd->ctx->free_log == cmd->free_log)
-    df_memory_log_frees (cmd->ctx, NULL);
-  if (cmd->pinned != NULL)
-    df_memory_unpin (cmd->ctx, cmd->pinned);
-  cmd->pinned_bytes = 0;
+  if (cmd->pins != NULL)
+    {
+      if (cmd->ctx->logging == cmd->pins)
+        df_memory_log (cmd->ctx, NULL);
+      df_memory_unpin (cmd->ctx, cmd->pins);
+    }
 }
 
-void
-df_cmd_reset (DfCmd *cmd)
+gboolean
+df_cmd_reset (DfCmd *cmd, GError **error)
 {
-  g_return_if_fail (cmd != NULL);
+  g_return_val_if_fail (cmd != NULL, FALSE);
 
   discard (cmd);
   vkResetCommandBuffer (cmd->cb, 0);
   cmd->n_dispatches = 0;
+  return !cmd->replayable || open_log (cmd, error);
 }
 
 gboolean
@@ -300,7 +305,7 @@ df_cmd_get_pinned (DfCmd *cmd)
 {
   g_return_val_if_fail (cmd != NULL, 0);
 
-  return cmd->pinned_bytes;
+  return df_pins_get_bytes (cmd->pins);
 }
 
 void
@@ -322,8 +327,7 @@ df_cmd_free (DfCmd *cmd)
   g_clear_pointer (&cmd->read, g_array_unref);
   g_clear_pointer (&cmd->labels, g_ptr_array_unref);
   g_clear_pointer (&cmd->profile, g_hash_table_unref);
-  g_clear_pointer (&cmd->free_log, g_array_unref);
-  g_clear_pointer (&cmd->pinned, g_array_unref);
+  df_pins_free (cmd->ctx, g_steal_pointer (&cmd->pins));
   g_free (cmd);
 }
 
@@ -520,14 +524,12 @@ end (DfCmd *cmd, GError **error)
   if (!df_vk_check (vkEndCommandBuffer (cmd->cb), error))
     {
       if (cmd->replayable)
-        df_cmd_reset (cmd);
+        discard (cmd);
       return FALSE;
     }
   if (cmd->replayable)
     {
-      df_memory_log_frees (cmd->ctx, NULL);
-      cmd->pinned_bytes = df_memory_pin (cmd->ctx, cmd->free_log, cmd->pinned);
-      g_array_set_size (cmd->free_log, 0);
+      df_memory_pin (cmd->ctx, cmd->pins);
       cmd->recorded = TRUE;
     }
   return TRUE;

@@ -16,8 +16,13 @@
  * the recording ends, df_memory_pin() takes what of those ranges is still
  * free out of the free lists again, counted as allocated, so that later
  * tensors cannot land on them; df_memory_unpin() gives them back when the
- * recording is dropped.  Pinned ranges keep their blocks in use, so
- * df_context_trim() leaves those blocks alone. */
+ * recording is dropped.  A tensor made during the recording and still
+ * alive at its end is marked: when it is freed, its range goes to the
+ * pins instead of the free list.  Pinned ranges keep their blocks in use,
+ * so df_context_trim() leaves those blocks alone.  The pins are the union
+ * of the ranges the step's intermediates took one after another, so they
+ * can exceed the step's own peak by the holes first fit left between
+ * them, but never the blocks that were there. */
 #include <string.h>
 
 #include "df-private.h"
@@ -31,6 +36,22 @@ typedef struct
   VkDeviceSize offset;
   VkDeviceSize size;
 } Range;
+
+/* A range of a block. */
+typedef struct
+{
+  DfBlock *block;
+  VkDeviceSize offset;
+  VkDeviceSize size;
+} BlockRange;
+
+struct _DfPins
+{
+  GArray *log;      /* BlockRange: freed while the recording was open */
+  GArray *ranges;   /* BlockRange: pinned */
+  GHashTable *born; /* DfAlloc*: made while open; after the pin, the marked */
+  VkDeviceSize bytes;
+};
 
 struct _DfBlock
 {
@@ -266,6 +287,8 @@ df_alloc_new (DfContext *ctx, VkDeviceSize size, GError **error)
   a->size = size;
   a->reserved = reserved;
   a->mapped = b->mapped ? (char *) b->mapped + offset : NULL;
+  if (ctx->logging != NULL)
+    g_hash_table_add (ctx->logging->born, a);
   ctx->allocated += reserved;
   ctx->peak_allocated = MAX (ctx->peak_allocated, ctx->allocated);
 out:
@@ -279,10 +302,24 @@ df_alloc_free (DfContext *ctx, DfAlloc *a)
   if (a == NULL)
     return;
   g_mutex_lock (&ctx->lock);
-  block_give (a->block, a->offset, a->reserved);
-  ctx->allocated -= a->reserved;
-  if (ctx->free_log != NULL)
-    g_array_append_val (ctx->free_log, ((DfRange) { a->block, a->offset, a->reserved }));
+  if (a->pins != NULL)
+    {
+      /* a kept recording still uses it: the bytes stay allocated */
+      g_hash_table_remove (a->pins->born, a);
+      g_array_append_val (a->pins->ranges, ((BlockRange) { a->block, a->offset, a->reserved }));
+      a->pins->bytes += a->reserved;
+    }
+  else
+    {
+      block_give (a->block, a->offset, a->reserved);
+      ctx->allocated -= a->reserved;
+      if (ctx->logging != NULL)
+        {
+          g_hash_table_remove (ctx->logging->born, a);
+          g_array_append_val (ctx->logging->log,
+                              ((BlockRange) { a->block, a->offset, a->reserved }));
+        }
+    }
   g_mutex_unlock (&ctx->lock);
   g_free (a);
 }
@@ -291,19 +328,52 @@ df_alloc_free (DfContext *ctx, DfAlloc *a)
  * Pinning for replayable recordings
  * ------------------------------------------------------------------------ */
 
+DfPins *
+df_pins_new (void)
+{
+  DfPins *pins = g_new0 (DfPins, 1);
+
+  pins->log = g_array_new (FALSE, FALSE, sizeof (BlockRange));
+  pins->ranges = g_array_new (FALSE, FALSE, sizeof (BlockRange));
+  pins->born = g_hash_table_new (NULL, NULL);
+  return pins;
+}
+
 void
-df_memory_log_frees (DfContext *ctx, GArray *log)
+df_pins_free (DfContext *ctx, DfPins *pins)
+{
+  if (pins == NULL)
+    return;
+  g_mutex_lock (&ctx->lock);
+  if (ctx->logging == pins)
+    ctx->logging = NULL;
+  g_mutex_unlock (&ctx->lock);
+  df_memory_unpin (ctx, pins);
+  g_array_unref (pins->log);
+  g_array_unref (pins->ranges);
+  g_hash_table_unref (pins->born);
+  g_free (pins);
+}
+
+VkDeviceSize
+df_pins_get_bytes (DfPins *pins)
+{
+  return pins->bytes;
+}
+
+void
+df_memory_log (DfContext *ctx, DfPins *pins)
 {
   g_mutex_lock (&ctx->lock);
-  g_assert (log == NULL || ctx->free_log == NULL);
-  ctx->free_log = log;
+  g_assert (pins == NULL || ctx->logging == NULL);
+  ctx->logging = pins;
   g_mutex_unlock (&ctx->lock);
 }
 
 static int
 compare_ranges (gconstpointer a, gconstpointer b)
 {
-  const DfRange *x = a, *y = b;
+  const BlockRange *x = a, *y = b;
   uintptr_t bx = (uintptr_t) x->block, by = (uintptr_t) y->block;
 
   if (bx != by)
@@ -341,50 +411,70 @@ block_claim (DfBlock *b, VkDeviceSize begin, VkDeviceSize end, GArray *pinned)
         i++;
       b->used += hi - lo;
       taken += hi - lo;
-      g_array_append_val (pinned, ((DfRange) { b, lo, hi - lo }));
+      g_array_append_val (pinned, ((BlockRange) { b, lo, hi - lo }));
     }
   return taken;
 }
 
 VkDeviceSize
-df_memory_pin (DfContext *ctx, GArray *log, GArray *pinned)
+df_memory_pin (DfContext *ctx, DfPins *pins)
 {
+  GArray *log = pins->log;
   VkDeviceSize taken = 0;
+  GHashTableIter iter;
+  gpointer a;
 
   g_mutex_lock (&ctx->lock);
+  if (ctx->logging == pins)
+    ctx->logging = NULL;
   g_array_sort (log, compare_ranges);
   /* the union of the logged ranges, block by block */
   for (guint i = 0; i < log->len;)
     {
-      DfRange u = g_array_index (log, DfRange, i);
+      BlockRange u = g_array_index (log, BlockRange, i);
       VkDeviceSize end = u.offset + u.size;
 
       for (i++; i < log->len; i++)
         {
-          const DfRange *next = &g_array_index (log, DfRange, i);
+          const BlockRange *next = &g_array_index (log, BlockRange, i);
           if (next->block != u.block || next->offset > end)
             break;
           end = MAX (end, next->offset + next->size);
         }
-      taken += block_claim (u.block, u.offset, end, pinned);
+      taken += block_claim (u.block, u.offset, end, pins->ranges);
     }
+  g_array_set_size (log, 0);
+  /* tensors made while recording and still alive */
+  g_hash_table_iter_init (&iter, pins->born);
+  while (g_hash_table_iter_next (&iter, &a, NULL))
+    ((DfAlloc *) a)->pins = pins;
+  pins->bytes += taken;
   ctx->allocated += taken;
   ctx->peak_allocated = MAX (ctx->peak_allocated, ctx->allocated);
   g_mutex_unlock (&ctx->lock);
-  return taken;
+  return pins->bytes;
 }
 
 void
-df_memory_unpin (DfContext *ctx, GArray *pinned)
+df_memory_unpin (DfContext *ctx, DfPins *pins)
 {
+  GHashTableIter iter;
+  gpointer a;
+
   g_mutex_lock (&ctx->lock);
-  for (guint i = 0; i < pinned->len; i++)
+  for (guint i = 0; i < pins->ranges->len; i++)
     {
-      const DfRange *r = &g_array_index (pinned, DfRange, i);
+      const BlockRange *r = &g_array_index (pins->ranges, BlockRange, i);
       block_give (r->block, r->offset, r->size);
       ctx->allocated -= r->size;
     }
-  g_array_set_size (pinned, 0);
+  g_array_set_size (pins->ranges, 0);
+  g_array_set_size (pins->log, 0);
+  g_hash_table_iter_init (&iter, pins->born);
+  while (g_hash_table_iter_next (&iter, &a, NULL))
+    ((DfAlloc *) a)->pins = NULL;
+  g_hash_table_remove_all (pins->born);
+  pins->bytes = 0;
   g_mutex_unlock (&ctx->lock);
 }
 
@@ -398,7 +488,7 @@ void
 df_context_trim (DfContext *ctx)
 {
   g_mutex_lock (&ctx->lock);
-  for (guint i = ctx->blocks->len; i > 0 && ctx->free_log == NULL; i--)
+  for (guint i = ctx->blocks->len; i > 0 && ctx->logging == NULL; i--)
     {
       DfBlock *b = g_ptr_array_index (ctx->blocks, i - 1);
       if (b->used == 0)

@@ -563,19 +563,22 @@ unet_eval (Run *r, const float *x_in, float t, float *eps, GError **error)
           memcpy (dst + n + hw, r->masked_lat, n * sizeof (float));
         }
     }
-  if (r->unet_step == NULL && (r->unet_step = df_cmd_new_replayable (p->ctx, error)) == NULL)
-    return FALSE;
   /* the uploads write the tensors directly or through their own command
    * buffer, never into the recording */
   if (!df_tensor_upload_f32 (r->sample, in, batch * per_in, error)
       || !df_tensor_upload_f32 (r->timestep, ts, batch, error))
     return FALSE;
-  if ((!df_cmd_is_recorded (r->unet_step)
-       && !df_unet_forward (p->unet, r->unet_step, r->out, r->sample, r->timestep, r->context,
-                            error))
-      || !df_cmd_submit_wait (r->unet_step, error))
+  if (r->unet_step == NULL
+      && ((r->unet_step = df_cmd_new_replayable (p->ctx, error)) == NULL
+          || !df_unet_forward (p->unet, r->unet_step, r->out, r->sample, r->timestep,
+                               r->context, error)))
     {
-      df_cmd_reset (r->unet_step);
+      g_clear_pointer (&r->unet_step, df_cmd_free);
+      return FALSE;
+    }
+  if (!df_cmd_submit_wait (r->unet_step, error))
+    {
+      g_clear_pointer (&r->unet_step, df_cmd_free);
       return FALSE;
     }
   if (!df_tensor_download_f32 (r->out, out, batch * n, error))
@@ -600,8 +603,7 @@ check_cancel (Run *r, GError **error)
 static void
 drop_unet_step (Run *r)
 {
-  if (r->unet_step != NULL)
-    df_cmd_reset (r->unet_step);
+  g_clear_pointer (&r->unet_step, df_cmd_free);
 }
 
 /* The sampler loop from call @first; x is updated in place.  @image_lat

@@ -49,6 +49,7 @@ const DfShaderCode *df_shader_get (DfShaderId id);
  * ------------------------------------------------------------------------ */
 
 typedef struct _DfBlock DfBlock;
+typedef struct _DfPins DfPins;
 
 /* One sub-allocation of a device memory block. */
 struct _DfAlloc
@@ -59,6 +60,8 @@ struct _DfAlloc
   VkDeviceSize size;     /* bytes requested */
   VkDeviceSize reserved; /* bytes taken from the block (aligned) */
   void *mapped;          /* host pointer when the block is host-visible */
+  DfPins *pins;          /* made while a kept recording was recorded: its
+                            range goes to that recording when freed */
 };
 
 gboolean df_memory_init (DfContext *ctx, GError **error);
@@ -66,25 +69,25 @@ DfAlloc *df_alloc_new (DfContext *ctx, VkDeviceSize size, GError **error);
 void df_alloc_free (DfContext *ctx, DfAlloc *alloc);
 void df_memory_cleanup (DfContext *ctx);
 
-/* A range of a block: a freed range logged for a replayable recording, or
- * one pinned for it. */
-typedef struct
-{
-  DfBlock *block;
-  VkDeviceSize offset;
-  VkDeviceSize size;
-} DfRange;
-
-/* Pinning for replayable recordings (df-cmd.c).  While @log is set, every
- * range df_alloc_free() gives back is also appended to it (DfRange); NULL
- * stops logging.  One log per context at a time. */
-void df_memory_log_frees (DfContext *ctx, GArray *log);
-/* Claims what of the logged ranges is still free as in use (counted in
- * the allocated bytes) and appends the claimed ranges to @pinned;
- * returns the bytes claimed. */
-VkDeviceSize df_memory_pin (DfContext *ctx, GArray *log, GArray *pinned);
-/* Gives pinned ranges back to their blocks and empties @pinned. */
-void df_memory_unpin (DfContext *ctx, GArray *pinned);
+/* What a replayable recording keeps of the memory (df-memory.c): the
+ * ranges freed while it was recorded, and the tensors made while it was
+ * recorded that are still alive when it ends. */
+DfPins *df_pins_new (void);
+/* Gives everything pinned back (df_memory_unpin) and frees @pins. */
+void df_pins_free (DfContext *ctx, DfPins *pins);
+/* While @pins is set, df_alloc_free() logs every range it gives back and
+ * df_alloc_new() notes every allocation in it; NULL stops.  One per
+ * context at a time. */
+void df_memory_log (DfContext *ctx, DfPins *pins);
+/* Ends the log: claims what of the logged ranges is still free as in use
+ * (counted in the allocated bytes), and marks the allocations made during
+ * the log and still alive, so that their ranges join the pins when they
+ * are freed.  Returns the bytes pinned so far. */
+VkDeviceSize df_memory_pin (DfContext *ctx, DfPins *pins);
+/* Gives the pinned ranges back to their blocks and forgets the log. */
+void df_memory_unpin (DfContext *ctx, DfPins *pins);
+/* Bytes pinned, including ranges of marked allocations freed since. */
+VkDeviceSize df_pins_get_bytes (DfPins *pins);
 
 /* ------------------------------------------------------------------------
  * The context
@@ -124,7 +127,7 @@ struct _DfContext
   uint64_t peak_allocated;
   DfBlock *staging;  /* host-visible buffer for uploads and readbacks */
   GMutex lock;       /* guards the allocator */
-  GArray *free_log;  /* DfRange: frees seen by the open replayable recording */
+  DfPins *logging;   /* the open replayable recording's, or NULL */
 
   /* pipelines, keyed by shader id and specialization values */
   GHashTable *pipelines; /* DfPipelineKey* → DfPipeline* */

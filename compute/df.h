@@ -187,21 +187,23 @@ GHashTable *df_cmd_get_profile (DfCmd *cmd);
 /* A DfCmd whose recording is kept: its first df_cmd_submit_wait (or
  * df_cmd_end) ends the recording, and every later submit runs the same
  * commands again on whatever the tensors then hold.  The memory of the
- * intermediates freed while it was recorded stays reserved for it until
- * df_cmd_reset or df_cmd_free.  The tensors it binds that outlive the
- * recording (inputs, outputs, weights) must stay alive while it is
- * submitted.  Its recording opens at its first dispatch; one replayable
- * recording may be open per context at a time.  After a failed
- * recording, reset or free it. */
+ * intermediates freed while it was recorded, and of tensors made while it
+ * was recorded and freed later, stays reserved for it until df_cmd_reset
+ * or df_cmd_free.  The tensors it binds that existed before it (inputs,
+ * outputs, weights) must stay alive while it is submitted.  Its recording
+ * is open from its creation (or reset) until it ends, and one replayable
+ * recording may be open per context at a time: create it right before
+ * recording.  After a failed recording, reset or free it. */
 DfCmd *df_cmd_new_replayable (DfContext *ctx, GError **error);
 /* Ends a replayable recording without submitting it. */
 gboolean df_cmd_end (DfCmd *cmd, GError **error);
 /* TRUE once a replayable recording has ended and can be submitted again. */
 gboolean df_cmd_is_recorded (DfCmd *cmd);
-/* Drops what was recorded (and the memory pinned for it); the next
- * dispatch records anew. */
-void df_cmd_reset (DfCmd *cmd);
-/* Bytes of freed intermediates reserved for a kept recording. */
+/* Drops what was recorded (and the memory kept for it); the next dispatch
+ * records anew.  A replayable DfCmd's recording opens again, which fails
+ * while another one is open. */
+gboolean df_cmd_reset (DfCmd *cmd, GError **error);
+/* Bytes of memory reserved for a kept recording. */
 uint64_t df_cmd_get_pinned (DfCmd *cmd);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DfCmd, df_cmd_free)
 
