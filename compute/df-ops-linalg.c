@@ -203,12 +203,14 @@ check_float (const char *op, const DfTensor *ref, const DfTensor *t, GError **er
   return df_check_float_same (op, ref, t, error) && check_range (op, t, error);
 }
 
-/* Records y[b] = alpha · a[b] · op(b[b]) + bias for b < batch; shapes are
- * already checked.  b_stride 0 shares one b between batch elements. */
+/* Records y[b] = alpha · a[b] · op(b[b]) + bias (+ residual[b]) for
+ * b < batch; shapes are already checked.  b_stride 0 shares one b between
+ * batch elements. */
 static gboolean
 record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
-               const DfTensor *bias, int64_t batch, int64_t m, int64_t n, int64_t k,
-               int64_t b_stride, gboolean transpose_b, float alpha, GError **error)
+               const DfTensor *bias, const DfTensor *residual, int64_t batch, int64_t m,
+               int64_t n, int64_t k, int64_t b_stride, gboolean transpose_b, float alpha,
+               GError **error)
 {
   DfContext *ctx = df_cmd_get_context (cmd);
   DfKernels kern = kernels (ctx);
@@ -224,15 +226,16 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
     .batch_stride_y = (uint32_t) (m * n),
     .transpose_b = transpose_b ? 1 : 0,
     .has_bias = bias != NULL ? 1 : 0,
+    .has_residual = residual != NULL ? 1 : 0,
     .alpha = alpha,
   };
   DfDispatch d = {
     .shader = vec4 ? DF_SHADER_FOR (matmul_vec4, y->dtype) : DF_SHADER_FOR (matmul, y->dtype),
     .spec = { cfg.wg_x, cfg.wg_y, 1, cfg.tile_y, cfg.tile_x },
     .n_spec = 5,
-    /* without a bias, b stands in for the unread binding */
-    .bindings = { y, a, b, bias != NULL ? bias : b },
-    .n_bindings = 4,
+    /* without a bias or residual, b stands in for the unread binding */
+    .bindings = { y, a, b, bias != NULL ? bias : b, residual != NULL ? residual : b },
+    .n_bindings = 5,
     .write_mask = 1u << 0,
     .push = &push,
     .push_size = sizeof push,
@@ -262,6 +265,13 @@ gboolean
 df_op_linear (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
               const DfTensor *bias, GError **error)
 {
+  return df_op_linear_add (cmd, y, x, w, bias, NULL, error);
+}
+
+gboolean
+df_op_linear_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
+                  const DfTensor *bias, const DfTensor *residual, GError **error)
+{
   const char *op = "linear";
   int64_t y_shape[DF_MAX_DIMS];
   int64_t m, n, k;
@@ -269,7 +279,8 @@ df_op_linear (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   g_return_val_if_fail (cmd != NULL && y != NULL && x != NULL && w != NULL, FALSE);
 
   if (!check_float (op, x, x, error) || !check_float (op, x, w, error)
-      || !check_float (op, x, y, error) || !check_float (op, x, bias, error))
+      || !check_float (op, x, y, error) || !check_float (op, x, bias, error)
+      || !check_float (op, x, residual, error))
     return FALSE;
   if (x->ndim < 1 || w->ndim != 2 || w->shape[1] != x->shape[x->ndim - 1])
     {
@@ -286,7 +297,8 @@ df_op_linear (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
     y_shape[i] = x->shape[i];
   y_shape[x->ndim - 1] = n;
   if (!df_check_shape (op, y, x->ndim, y_shape, error)
-      || (bias != NULL && !df_check_shape (op, bias, 1, &n, error)))
+      || (bias != NULL && !df_check_shape (op, bias, 1, &n, error))
+      || (residual != NULL && !df_check_shape (op, residual, x->ndim, y_shape, error)))
     return FALSE;
   if (k == 0)
     {
@@ -296,7 +308,7 @@ df_op_linear (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
       return FALSE;
     }
 
-  return record_matmul (cmd, y, x, w, bias, 1, m, n, k, 0, TRUE, 1.0f, error);
+  return record_matmul (cmd, y, x, w, bias, residual, 1, m, n, k, 0, TRUE, 1.0f, error);
 }
 
 gboolean
@@ -337,7 +349,8 @@ df_op_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
       return FALSE;
   }
 
-  return record_matmul (cmd, y, a, b, NULL, batch, m, n, k, k * n, transpose_b, alpha, error);
+  return record_matmul (cmd, y, a, b, NULL, NULL, batch, m, n, k, k * n, transpose_b, alpha,
+                        error);
 }
 
 /* Workgroup of the CPU conv2d for images of few pixels: one pixel tile
@@ -351,6 +364,14 @@ gboolean
 df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
               const DfTensor *bias, int stride, int padding, GError **error)
 {
+  return df_op_conv2d_add (cmd, y, x, w, bias, NULL, stride, padding, error);
+}
+
+gboolean
+df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
+                  const DfTensor *bias, const DfTensor *residual, int stride, int padding,
+                  GError **error)
+{
   const char *op = "conv2d";
   DfContext *ctx;
   DfKernels kern;
@@ -360,7 +381,8 @@ df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   g_return_val_if_fail (cmd != NULL && y != NULL && x != NULL && w != NULL, FALSE);
 
   if (!check_float (op, x, x, error) || !check_float (op, x, w, error)
-      || !check_float (op, x, y, error) || !check_float (op, x, bias, error))
+      || !check_float (op, x, y, error) || !check_float (op, x, bias, error)
+      || !check_float (op, x, residual, error))
     return FALSE;
   if (x->ndim != 4 || w->ndim != 4 || w->shape[1] != x->shape[1] || w->shape[2] != w->shape[3]
       || (w->shape[2] != 1 && w->shape[2] != 3))
@@ -394,7 +416,8 @@ df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   {
     int64_t y_shape[4] = { n, o, ho, wo };
     if (!df_check_shape (op, y, 4, y_shape, error)
-        || (bias != NULL && !df_check_shape (op, bias, 1, &o, error)))
+        || (bias != NULL && !df_check_shape (op, bias, 1, &o, error))
+        || (residual != NULL && !df_check_shape (op, residual, 4, y_shape, error)))
       return FALSE;
   }
   if (n == 0 || o == 0)
@@ -422,14 +445,15 @@ df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
       .stride = (uint32_t) stride,
       .padding = padding,
       .has_bias = bias != NULL ? 1 : 0,
+      .has_residual = residual != NULL ? 1 : 0,
     };
     DfDispatch d = {
       .shader = DF_SHADER_FOR (conv2d, y->dtype),
       .spec = { cfg.wg_x, cfg.wg_y, 1, cfg.tile_y, cfg.tile_x },
       .n_spec = 5,
-      /* without a bias, w stands in for the unread binding */
-      .bindings = { y, x, w, bias != NULL ? bias : w },
-      .n_bindings = 4,
+      /* without a bias or residual, w stands in for the unread binding */
+      .bindings = { y, x, w, bias != NULL ? bias : w, residual != NULL ? residual : w },
+      .n_bindings = 5,
       .write_mask = 1u << 0,
       .push = &push,
       .push_size = sizeof push,

@@ -230,6 +230,10 @@ gboolean df_op_cast (DfCmd *cmd, DfTensor *y, const DfTensor *x, GError **error)
  * w [N, K] as nn.Linear stores it, bias [N] or NULL, y [..., N]. */
 gboolean df_op_linear (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
                        const DfTensor *bias, GError **error);
+/* y = x · wᵀ + bias + residual, the residual (shaped like y; it may be y
+ * itself, for y += x · wᵀ + bias) added as the results are stored. */
+gboolean df_op_linear_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
+                           const DfTensor *bias, const DfTensor *residual, GError **error);
 
 /* Batched y[i] = alpha · a[i] · b[i] (or b[i]ᵀ when transpose_b).
  * a [B, M, K]; b [B, K, N], or [B, N, K] when transpose_b; y [B, M, N].
@@ -243,6 +247,11 @@ gboolean df_op_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTenso
  * stride + 1. */
 gboolean df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
                        const DfTensor *bias, int stride, int padding, GError **error);
+/* The same plus a residual shaped like y (it may be y itself), added as
+ * the results are stored. */
+gboolean df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
+                           const DfTensor *bias, const DfTensor *residual, int stride,
+                           int padding, GError **error);
 
 /* Fused multi-head attention with online softmax (the score matrix is never
  * stored).  q [B, Lq, H·D]; k, v [B, Lk, H·D]; out [B, Lq, H·D]; per head

@@ -5,9 +5,11 @@
  *   x    [N, C, H, W]
  *   w    [O, C, k, k]   k = p.ksize (1 or 3)
  *   bias [O] (read only when p.has_bias)
+ *   res  [N, O, Ho, Wo] (read only when p.has_residual; may be y)
  *   y    [N, O, Ho, Wo]
  *
  * y[n, o, pix] = bias[o] + Σ_{c, ky, kx} w[o, c, ky, kx] · x[n, c, iy, ix]
+ *               (+ res[n, o, pix])
  * with iy = oy · stride − padding + ky (likewise ix); taps outside the
  * image read zero.  Each invocation computes a TO × TP register tile: TO
  * output channels times TP consecutive output pixels (flattened over the
@@ -55,6 +57,9 @@ layout(std430, binding = 1) readonly buffer X { STORE_T x[]; };
 #endif
 layout(std430, binding = 2) readonly buffer W { STORE_T w[]; };
 layout(std430, binding = 3) readonly buffer Bias { STORE_T bias[]; };
+layout(std430, binding = 4) readonly buffer Res { STORE_T res[]; };
+
+#include "epilogue.glsl"
 
 #if DF_SHARED || DF_COOP
 
@@ -95,7 +100,7 @@ gemm_store (uint o, uint pix, float v)
 {
   const uint npix = p.ho * p.wo;
   if (o < p.o && pix < npix)
-    y[(g_img * p.o + o) * npix + pix] = STORE_T (v + (p.has_bias != 0 ? float (bias[o]) : 0.0));
+    store_y ((g_img * p.o + o) * npix + pix, v + (p.has_bias != 0 ? float (bias[o]) : 0.0));
 }
 
 #include "gemm_coop.glsl"
@@ -134,8 +139,8 @@ main ()
         {
           const uint pix = pix0 + gl_LocalInvocationID.x + WG_X * j;
           if (o < p.o && pix < npix)
-            y[(g_img * p.o + o) * npix + pix] =
-              STORE_T (gemm_acc[i][j] + (p.has_bias != 0 ? float (bias[o]) : 0.0));
+            store_y ((g_img * p.o + o) * npix + pix,
+                     gemm_acc[i][j] + (p.has_bias != 0 ? float (bias[o]) : 0.0));
         }
     }
 }
@@ -235,7 +240,7 @@ main ()
       const float add = p.has_bias != 0 ? float (bias[o]) : 0.0;
       if (gl_GlobalInvocationID.x < p.ho * tiles_per_row)
         for (uint j = 0; j < TP; j++)
-          y[(img * p.o + o) * npix + oy * p.wo + ox0 + j] = STORE_T (acc[i][j] + add);
+          store_y ((img * p.o + o) * npix + oy * p.wo + ox0 + j, acc[i][j] + add);
     }
 }
 
@@ -314,7 +319,7 @@ main ()
         {
           const uint pix = pix0 + j;
           if (pix < npix)
-            y[(img * p.o + o) * npix + pix] = STORE_T (acc[i][j] + add);
+            store_y ((img * p.o + o) * npix + pix, acc[i][j] + add);
         }
     }
 }

@@ -1,10 +1,12 @@
 #version 450
-/* matmul: batched y[b] = alpha · a[b] · op(b[b]) + bias, fp32 accumulation.
+/* matmul: batched y[b] = alpha · a[b] · op(b[b]) + bias (+ residual[b]),
+ * fp32 accumulation.
  * Also serves df_op_linear (transpose_b, nn.Linear weight [N, K]).
  *
  *   a    [batch, M, K]
  *   b    [batch, K, N], or [batch, N, K] when p.transpose_b
  *   bias [N] (read only when p.has_bias)
+ *   res  [batch, M, N] (read only when p.has_residual; may be y)
  *   y    [batch, M, N]
  *
  * Each invocation computes a TM × TN register tile of y: per step of K it
@@ -50,6 +52,9 @@ layout(std430, binding = 1) readonly buffer A { STORE_T a[]; };
 layout(std430, binding = 2) readonly buffer B { STORE_T b[]; };
 #endif
 layout(std430, binding = 3) readonly buffer Bias { STORE_T bias[]; };
+layout(std430, binding = 4) readonly buffer Res { STORE_T res[]; };
+
+#include "epilogue.glsl"
 
 #if DF_SHARED || DF_COOP
 
@@ -82,8 +87,8 @@ void
 gemm_store (uint m, uint n, float v)
 {
   if (m < p.m && n < p.n)
-    y[g_batch * p.batch_stride_y + m * p.n + n] =
-      STORE_T (p.alpha * v + (p.has_bias != 0 ? float (bias[n]) : 0.0));
+    store_y (g_batch * p.batch_stride_y + m * p.n + n,
+             p.alpha * v + (p.has_bias != 0 ? float (bias[n]) : 0.0));
 }
 
 #include "gemm_coop.glsl"
@@ -119,8 +124,8 @@ main ()
         {
           const uint n = n0 + gl_LocalInvocationID.x + WG_X * j;
           if (m < p.m && n < p.n)
-            y[g_batch * p.batch_stride_y + m * p.n + n] =
-              STORE_T (p.alpha * gemm_acc[i][j] + (p.has_bias != 0 ? float (bias[n]) : 0.0));
+            store_y (g_batch * p.batch_stride_y + m * p.n + n,
+                     p.alpha * gemm_acc[i][j] + (p.has_bias != 0 ? float (bias[n]) : 0.0));
         }
     }
 }
@@ -198,7 +203,7 @@ main ()
         {
           const uint m = m0 + i;
           if (m < p.m)
-            y[batch * p.batch_stride_y + m * p.n + n] = STORE_T (p.alpha * acc[i][j] + add);
+            store_y (batch * p.batch_stride_y + m * p.n + n, p.alpha * acc[i][j] + add);
         }
     }
 }

@@ -36,7 +36,8 @@
 
 /* matmul (and linear): y[b] = alpha · a[b] · op(b[b]) + bias, with a
  * [M, K], b [K, N] (or [N, K] when transpose_b), y [M, N] per batch
- * element b; the batch strides are in elements.  has_bias adds bias[n]. */
+ * element b; the batch strides are in elements.  has_bias adds bias[n];
+ * has_residual adds the residual tensor at the index of y (it may be y). */
 #define DF_PUSH_MATMUL     \
   DF_U32 m;                \
   DF_U32 n;                \
@@ -46,10 +47,12 @@
   DF_U32 batch_stride_y;   \
   DF_U32 transpose_b;      \
   DF_U32 has_bias;         \
+  DF_U32 has_residual;     \
   DF_F32 alpha;
 
 /* conv2d: x [N, c, h, w], weight [o, c, ksize, ksize], y [N, o, ho, wo];
- * input pixel = output pixel · stride − padding + kernel offset. */
+ * input pixel = output pixel · stride − padding + kernel offset;
+ * has_residual adds the residual tensor at the index of y (it may be y). */
 #define DF_PUSH_CONV2D \
   DF_U32 c;            \
   DF_U32 h;            \
@@ -60,7 +63,8 @@
   DF_U32 ksize;        \
   DF_U32 stride;       \
   DF_I32 padding;      \
-  DF_U32 has_bias;
+  DF_U32 has_bias;     \
+  DF_U32 has_residual;
 
 /* attention: q, out [B, lq, heads·D]; k, v [B, lk, heads·D] (D is a
  * specialization constant); scale_log2e = softmax scale · log2(e);

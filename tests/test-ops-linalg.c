@@ -63,8 +63,32 @@ submit (DfCmd *cmd)
  * linear
  * ------------------------------------------------------------------------ */
 
+/* Residual of the fused epilogue: none, a tensor of its own, or y itself
+ * (y += …, y holding the residual before the op). */
+typedef enum
+{
+  RES_NONE,
+  RES_TENSOR,
+  RES_IN_PLACE,
+} Residual;
+
+/* want += the residual; returns the residual's data (or NULL) */
+static float *
+add_residual (DfDType dtype, Residual res, float *want, int64_t n)
+{
+  float *r;
+
+  if (res == RES_NONE)
+    return NULL;
+  r = new_input (dtype, n, 14, -2, 2);
+  for (int64_t i = 0; i < n; i++)
+    want[i] += r[i];
+  return r;
+}
+
 static void
-check_linear (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n, gboolean with_bias)
+check_linear_res (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n, gboolean with_bias,
+                  Residual res)
 {
   DfContext *ctx = df_test_context ();
   g_autoptr (GError) error = NULL;
@@ -79,15 +103,27 @@ check_linear (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n, gboolea
   g_autoptr (DfTensor) tx = df_test_tensor (ctx, dtype, x, 3, x_shape);
   g_autoptr (DfTensor) tw = df_test_tensor (ctx, dtype, w, 2, w_shape);
   g_autoptr (DfTensor) tb = with_bias ? df_test_tensor (ctx, dtype, bias, 1, &n) : NULL;
-  g_autoptr (DfTensor) ty = new_output (ctx, dtype, 3, y_shape);
+  g_autoptr (DfTensor) ty = NULL;
+  g_autoptr (DfTensor) tr = NULL;
+  g_autofree float *r = NULL;
 
   g_assert_no_error (error);
   df_ref_linear (want, x, w, bias, m, n, k);
-  g_assert_true (df_op_linear (cmd, ty, tx, tw, tb, &error));
+  r = add_residual (dtype, res, want, m * n);
+  ty = res == RES_IN_PLACE ? df_test_tensor (ctx, dtype, r, 3, y_shape)
+                           : new_output (ctx, dtype, 3, y_shape);
+  tr = res == RES_TENSOR ? df_test_tensor (ctx, dtype, r, 3, y_shape) : NULL;
+  g_assert_true (df_op_linear_add (cmd, ty, tx, tw, tb, res == RES_IN_PLACE ? ty : tr, &error));
   g_assert_no_error (error);
   submit (cmd);
   got = df_test_download (ty);
   df_test_assert_close (got, want, m * n, tolerance (dtype));
+}
+
+static void
+check_linear (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n, gboolean with_bias)
+{
+  check_linear_res (dtype, b, l, k, n, with_bias, RES_NONE);
 }
 
 static void
@@ -104,6 +140,10 @@ test_linear (gconstpointer data)
   /* K % 4 == 0: the vec4 path, with edge tiles in M and N */
   check_linear (dtype, 2, 37, 44, 71, TRUE);
   check_linear (dtype, 1, 3, 4, 5, FALSE);
+  /* the residual epilogue: its own tensor, and y += … in place */
+  check_linear_res (dtype, 2, 37, 45, 71, TRUE, RES_TENSOR);
+  check_linear_res (dtype, 1, 19, 44, 131, FALSE, RES_IN_PLACE);
+  check_linear_res (dtype, 1, 5, 3, 1, TRUE, RES_IN_PLACE);
 }
 
 /* ------------------------------------------------------------------------
@@ -179,8 +219,8 @@ test_matmul_2d (void)
  * ------------------------------------------------------------------------ */
 
 static void
-check_conv2d (DfDType dtype, int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t ks,
-              int stride, int padding, gboolean with_bias)
+check_conv2d_res (DfDType dtype, int64_t n, int64_t c, int64_t h, int64_t w, int64_t o,
+                  int64_t ks, int stride, int padding, gboolean with_bias, Residual res)
 {
   DfContext *ctx = df_test_context ();
   g_autoptr (GError) error = NULL;
@@ -196,15 +236,29 @@ check_conv2d (DfDType dtype, int64_t n, int64_t c, int64_t h, int64_t w, int64_t
   g_autoptr (DfTensor) tx = df_test_tensor (ctx, dtype, x, 4, x_shape);
   g_autoptr (DfTensor) tw = df_test_tensor (ctx, dtype, wt, 4, w_shape);
   g_autoptr (DfTensor) tb = with_bias ? df_test_tensor (ctx, dtype, bias, 1, &o) : NULL;
-  g_autoptr (DfTensor) ty = new_output (ctx, dtype, 4, y_shape);
+  g_autoptr (DfTensor) ty = NULL;
+  g_autoptr (DfTensor) tr = NULL;
+  g_autofree float *r = NULL;
 
   g_assert_no_error (error);
   df_ref_conv2d (want, x, wt, bias, n, c, h, w, o, ks, stride, padding);
-  g_assert_true (df_op_conv2d (cmd, ty, tx, tw, tb, stride, padding, &error));
+  r = add_residual (dtype, res, want, n * o * ho * wo);
+  ty = res == RES_IN_PLACE ? df_test_tensor (ctx, dtype, r, 4, y_shape)
+                           : new_output (ctx, dtype, 4, y_shape);
+  tr = res == RES_TENSOR ? df_test_tensor (ctx, dtype, r, 4, y_shape) : NULL;
+  g_assert_true (df_op_conv2d_add (cmd, ty, tx, tw, tb, res == RES_IN_PLACE ? ty : tr, stride,
+                                   padding, &error));
   g_assert_no_error (error);
   submit (cmd);
   got = df_test_download (ty);
   df_test_assert_close (got, want, n * o * ho * wo, tolerance (dtype));
+}
+
+static void
+check_conv2d (DfDType dtype, int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t ks,
+              int stride, int padding, gboolean with_bias)
+{
+  check_conv2d_res (dtype, n, c, h, w, o, ks, stride, padding, with_bias, RES_NONE);
 }
 
 static void
@@ -231,6 +285,13 @@ test_conv2d (gconstpointer data)
   /* channels in steps of 2 (3×3) and 4 (1×1) */
   check_conv2d (dtype, 2, 6, 6, 8, 5, 3, 1, 1, TRUE);
   check_conv2d (dtype, 1, 8, 5, 12, 18, 1, 1, 0, FALSE);
+  /* the residual epilogue on each path: scalar (stride 2, odd widths),
+   * row segments (widths of 4), tiny images; own tensor and in place */
+  check_conv2d_res (dtype, 2, 5, 13, 11, 67, 3, 1, 1, TRUE, RES_TENSOR);
+  check_conv2d_res (dtype, 1, 6, 13, 11, 9, 3, 2, 1, FALSE, RES_IN_PLACE);
+  check_conv2d_res (dtype, 2, 5, 7, 12, 19, 3, 1, 1, TRUE, RES_IN_PLACE);
+  check_conv2d_res (dtype, 1, 8, 5, 12, 18, 1, 1, 0, FALSE, RES_TENSOR);
+  check_conv2d_res (dtype, 2, 16, 2, 2, 24, 3, 1, 1, TRUE, RES_IN_PLACE);
 }
 
 /* ------------------------------------------------------------------------
