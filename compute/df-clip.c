@@ -94,9 +94,7 @@ encoder_layer (DfClip *clip, DfNet *net, DfTensor *x, int i, GError **error)
   g_autoptr (DfTensor) k = NULL;
   g_autoptr (DfTensor) v = NULL;
   g_autoptr (DfTensor) a = NULL;
-  g_autoptr (DfTensor) o = NULL;
   g_autoptr (DfTensor) f = NULL;
-  g_autoptr (DfTensor) g = NULL;
 
   /* self-attention with the causal mask */
   h = nn_layer_norm (net, x, ln1, eps, error);
@@ -112,11 +110,10 @@ encoder_layer (DfClip *clip, DfNet *net, DfTensor *x, int i, GError **error)
   g_clear_pointer (&q, df_tensor_free);
   g_clear_pointer (&k, df_tensor_free);
   g_clear_pointer (&v, df_tensor_free);
-  o = nn_linear (net, a, out_proj, error);
-  if (o == NULL || !nn_add_inplace (net, x, o, error))
+  /* x += out_proj(a) in the linear's epilogue */
+  if (!nn_linear_acc (net, x, a, out_proj, error))
     return FALSE;
   g_clear_pointer (&a, df_tensor_free);
-  g_clear_pointer (&o, df_tensor_free);
 
   /* MLP */
   h = nn_layer_norm (net, x, ln2, eps, error);
@@ -127,8 +124,7 @@ encoder_layer (DfClip *clip, DfNet *net, DfTensor *x, int i, GError **error)
                     c->hidden_act == DF_ACT_QUICK_GELU ? DF_UNARY_QUICK_GELU : DF_UNARY_GELU,
                     error))
     return FALSE;
-  g = nn_linear (net, f, fc2, error);
-  return g != NULL && nn_add_inplace (net, x, g, error);
+  return nn_linear_acc (net, x, f, fc2, error);
 }
 
 gboolean

@@ -172,6 +172,22 @@ nn_new4 (DfNet *net, GError **error, int64_t d0, int64_t d1, int64_t d2, int64_t
   return df_tensor_new4 (net->ctx, net->dtype, d0, d1, d2, d3, error);
 }
 
+gboolean
+nn_linear_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const char *name, GError **error)
+{
+  const DfTensor *w = df_weights_get (net->w, error, "%s.weight", name);
+  const DfTensor *b = df_weights_find (net->w, "%s.bias", name);
+
+  if (w == NULL)
+    return FALSE;
+  if (!df_op_linear_add (net->cmd, acc, x, w, b, acc, error))
+    {
+      g_prefix_error (error, "%s: ", name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 DfTensor *
 nn_linear (DfNet *net, const DfTensor *x, const char *name, GError **error)
 {
@@ -197,6 +213,13 @@ DfTensor *
 nn_conv (DfNet *net, const DfTensor *x, const char *name, int stride, int padding,
          GError **error)
 {
+  return nn_conv_add (net, x, name, stride, padding, NULL, error);
+}
+
+DfTensor *
+nn_conv_add (DfNet *net, const DfTensor *x, const char *name, int stride, int padding,
+             const DfTensor *residual, GError **error)
+{
   const DfTensor *w = df_weights_get (net->w, error, "%s.weight", name);
   const DfTensor *b = df_weights_find (net->w, "%s.bias", name);
   g_autoptr (DfTensor) y = NULL;
@@ -215,7 +238,7 @@ nn_conv (DfNet *net, const DfTensor *x, const char *name, int stride, int paddin
   ho = (x->shape[2] + 2 * padding - k) / stride + 1;
   wo = (x->shape[3] + 2 * padding - k) / stride + 1;
   y = nn_new4 (net, error, x->shape[0], w->shape[0], ho, wo);
-  if (y == NULL || !df_op_conv2d (net->cmd, y, x, w, b, stride, padding, error))
+  if (y == NULL || !df_op_conv2d_add (net->cmd, y, x, w, b, residual, stride, padding, error))
     {
       g_prefix_error (error, "%s: ", name);
       return NULL;
@@ -305,14 +328,14 @@ nn_nlc_to_nchw (DfNet *net, const DfTensor *x, int64_t h, int64_t w, GError **er
   return g_steal_pointer (&y);
 }
 
-DfTensor *
-nn_attention (DfNet *net, const DfTensor *x, const DfTensor *context, const char *name,
-              int heads, GError **error)
+/* The attention of nn_attention before to_out.0. */
+static DfTensor *
+attention_heads (DfNet *net, const DfTensor *x, const DfTensor *context, const char *name,
+                 int heads, GError **error)
 {
   g_autofree char *qn = g_strdup_printf ("%s.to_q", name);
   g_autofree char *kn = g_strdup_printf ("%s.to_k", name);
   g_autofree char *vn = g_strdup_printf ("%s.to_v", name);
-  g_autofree char *on = g_strdup_printf ("%s.to_out.0", name);
   const DfTensor *kv_in = context ? context : x;
   g_autoptr (DfTensor) q = NULL;
   g_autoptr (DfTensor) k = NULL;
@@ -334,10 +357,27 @@ nn_attention (DfNet *net, const DfTensor *x, const DfTensor *context, const char
       g_prefix_error (error, "%s: ", name);
       return NULL;
     }
-  g_clear_pointer (&q, df_tensor_free);
-  g_clear_pointer (&k, df_tensor_free);
-  g_clear_pointer (&v, df_tensor_free);
-  return nn_linear (net, a, on, error);
+  return g_steal_pointer (&a);
+}
+
+DfTensor *
+nn_attention (DfNet *net, const DfTensor *x, const DfTensor *context, const char *name,
+              int heads, GError **error)
+{
+  g_autofree char *on = g_strdup_printf ("%s.to_out.0", name);
+  g_autoptr (DfTensor) a = attention_heads (net, x, context, name, heads, error);
+
+  return a != NULL ? nn_linear (net, a, on, error) : NULL;
+}
+
+gboolean
+nn_attention_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const DfTensor *context,
+                  const char *name, int heads, GError **error)
+{
+  g_autofree char *on = g_strdup_printf ("%s.to_out.0", name);
+  g_autoptr (DfTensor) a = attention_heads (net, x, context, name, heads, error);
+
+  return a != NULL && nn_linear_acc (net, acc, a, on, error);
 }
 
 DfTensor *
@@ -352,7 +392,6 @@ nn_resnet (DfNet *net, const DfTensor *x, const DfTensor *emb_act, const char *n
   g_autofree char *shortcut = g_strdup_printf ("%s.conv_shortcut", name);
   g_autoptr (DfTensor) h = NULL;
   g_autoptr (DfTensor) h2 = NULL;
-  g_autoptr (DfTensor) out = NULL;
 
   h = nn_group_norm (net, x, norm1, groups, eps, TRUE, error);
   h2 = h ? nn_conv (net, h, conv1, 1, -1, error) : NULL;
@@ -371,18 +410,13 @@ nn_resnet (DfNet *net, const DfTensor *x, const DfTensor *emb_act, const char *n
   if (h == NULL)
     return NULL;
   g_clear_pointer (&h2, df_tensor_free);
-  out = nn_conv (net, h, conv2, 1, -1, error);
-  if (out == NULL)
-    return NULL;
+  /* conv2 adds the shortcut (or x) in its epilogue */
   if (df_weights_find (net->w, "%s.weight", shortcut))
     {
       g_autoptr (DfTensor) s = nn_conv (net, x, shortcut, 1, 0, error);
-      if (s == NULL || !nn_add_inplace (net, out, s, error))
-        return NULL;
+      return s != NULL ? nn_conv_add (net, h, conv2, 1, -1, s, error) : NULL;
     }
-  else if (!nn_add_inplace (net, out, x, error))
-    return NULL;
-  return g_steal_pointer (&out);
+  return nn_conv_add (net, h, conv2, 1, -1, x, error);
 }
 
 /* Rows per chunk so that a [rows, inner] activation fits one binding, a
@@ -411,8 +445,10 @@ rows_per_chunk (DfNet *net, int64_t rows, int64_t c, int64_t inner)
   return MAX (step, fit / step * step);
 }
 
-DfTensor *
-nn_feed_forward_geglu (DfNet *net, const DfTensor *x, const char *name, GError **error)
+/* The feed-forward of x into @out, plus @out itself when @accumulate. */
+static gboolean
+feed_forward_geglu (DfNet *net, DfTensor *out, const DfTensor *x, const char *name,
+                    gboolean accumulate, GError **error)
 {
   g_autofree char *in_name = g_strdup_printf ("%s.net.0.proj", name);
   g_autofree char *out_name = g_strdup_printf ("%s.net.2", name);
@@ -421,13 +457,9 @@ nn_feed_forward_geglu (DfNet *net, const DfTensor *x, const char *name, GError *
   const DfTensor *b_in = df_weights_find (net->w, "%s.bias", in_name);
   const DfTensor *b_out = df_weights_find (net->w, "%s.bias", out_name);
   int64_t c = x->shape[x->ndim - 1], rows = df_tensor_numel (x) / c, chunk;
-  g_autoptr (DfTensor) out = NULL;
 
   if (w_out == NULL)
-    return NULL;
-  out = nn_new (net, error, x->ndim, x->shape);
-  if (out == NULL)
-    return NULL;
+    return FALSE;
   chunk = rows_per_chunk (net, rows, c, w_in->shape[0]);
   for (int64_t r0 = 0; r0 < rows; r0 += chunk)
     {
@@ -439,11 +471,28 @@ nn_feed_forward_geglu (DfNet *net, const DfTensor *x, const char *name, GError *
 
       if (g == NULL || !df_op_linear (net->cmd, p, xv, w_in, b_in, error)
           || !df_op_geglu (net->cmd, g, p, error)
-          || !df_op_linear (net->cmd, ov, g, w_out, b_out, error))
+          || !df_op_linear_add (net->cmd, ov, g, w_out, b_out, accumulate ? ov : NULL, error))
         {
           g_prefix_error (error, "%s: ", name);
-          return NULL;
+          return FALSE;
         }
     }
+  return TRUE;
+}
+
+DfTensor *
+nn_feed_forward_geglu (DfNet *net, const DfTensor *x, const char *name, GError **error)
+{
+  g_autoptr (DfTensor) out = nn_new (net, error, x->ndim, x->shape);
+
+  if (out == NULL || !feed_forward_geglu (net, out, x, name, FALSE, error))
+    return NULL;
   return g_steal_pointer (&out);
+}
+
+gboolean
+nn_feed_forward_geglu_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const char *name,
+                           GError **error)
+{
+  return feed_forward_geglu (net, acc, x, name, TRUE, error);
 }

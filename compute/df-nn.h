@@ -50,10 +50,17 @@ DfTensor *nn_new4 (DfNet *net, GError **error, int64_t d0, int64_t d1, int64_t d
 
 /* y = x · Wᵀ + b with W = <name>.weight [N, K], b = <name>.bias if present. */
 DfTensor *nn_linear (DfNet *net, const DfTensor *x, const char *name, GError **error);
+/* acc += x · Wᵀ + b, in place, in the linear's own epilogue. */
+gboolean nn_linear_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const char *name,
+                        GError **error);
 /* y = conv(x, <name>.weight, <name>.bias) with the kernel size taken from
  * the weight; padding (k − 1) / 2 unless @padding ≥ 0. */
 DfTensor *nn_conv (DfNet *net, const DfTensor *x, const char *name, int stride, int padding,
                    GError **error);
+/* The same plus @residual (shaped like y, or NULL), added in the
+ * convolution's epilogue. */
+DfTensor *nn_conv_add (DfNet *net, const DfTensor *x, const char *name, int stride, int padding,
+                       const DfTensor *residual, GError **error);
 DfTensor *nn_group_norm (DfNet *net, const DfTensor *x, const char *name, int groups, float eps,
                          gboolean silu, GError **error);
 DfTensor *nn_layer_norm (DfNet *net, const DfTensor *x, const char *name, float eps,
@@ -70,6 +77,9 @@ DfTensor *nn_nlc_to_nchw (DfNet *net, const DfTensor *x, int64_t h, int64_t w, G
  * per-binding limit (SD at 1024² on lavapipe's 128 MiB). */
 DfTensor *nn_feed_forward_geglu (DfNet *net, const DfTensor *x, const char *name,
                                  GError **error);
+/* acc += the feed-forward of x, the last linear adding into @acc. */
+gboolean nn_feed_forward_geglu_acc (DfNet *net, DfTensor *acc, const DfTensor *x,
+                                    const char *name, GError **error);
 /* diffusers' ResnetBlock2D: GroupNorm+SiLU, conv1, (+ time_emb_proj of
  * @emb_act [B, T] as a per-channel bias, when @emb_act is not NULL),
  * GroupNorm+SiLU, conv2, plus x (through conv_shortcut when present). */
@@ -80,5 +90,8 @@ DfTensor *nn_resnet (DfNet *net, const DfTensor *x, const DfTensor *emb_act, con
  * or NULL for self-attention. */
 DfTensor *nn_attention (DfNet *net, const DfTensor *x, const DfTensor *context, const char *name,
                         int heads, GError **error);
+/* acc += the attention of x (to_out.0 adding into @acc). */
+gboolean nn_attention_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const DfTensor *context,
+                           const char *name, int heads, GError **error);
 
 G_END_DECLS

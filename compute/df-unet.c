@@ -99,22 +99,20 @@ transformer_block (DfUNet *u, DfNet *net, DfTensor *h, const DfTensor *context,
   g_autofree char *ff = g_strdup_printf ("%s.ff", name);
   const float eps = 1e-5f;
 
+  /* each residual is added by the last linear of its branch, into h */
   {
     g_autoptr (DfTensor) n = nn_layer_norm (net, h, norm1, eps, error);
-    g_autoptr (DfTensor) a = n ? nn_attention (net, n, NULL, attn1, heads, error) : NULL;
-    if (a == NULL || !nn_add_inplace (net, h, a, error))
+    if (n == NULL || !nn_attention_acc (net, h, n, NULL, attn1, heads, error))
       return FALSE;
   }
   {
     g_autoptr (DfTensor) n = nn_layer_norm (net, h, norm2, eps, error);
-    g_autoptr (DfTensor) a = n ? nn_attention (net, n, context, attn2, heads, error) : NULL;
-    if (a == NULL || !nn_add_inplace (net, h, a, error))
+    if (n == NULL || !nn_attention_acc (net, h, n, context, attn2, heads, error))
       return FALSE;
   }
   {
     g_autoptr (DfTensor) n = nn_layer_norm (net, h, norm3, eps, error);
-    g_autoptr (DfTensor) o = n ? nn_feed_forward_geglu (net, n, ff, error) : NULL;
-    return o != NULL && nn_add_inplace (net, h, o, error);
+    return n != NULL && nn_feed_forward_geglu_acc (net, h, n, ff, error);
   }
 }
 
@@ -160,8 +158,9 @@ transformer (DfUNet *u, DfNet *net, const DfTensor *x, const DfTensor *context,
     }
   else
     {
+      /* + x in the convolution's epilogue */
       g_autoptr (DfTensor) p = nn_nlc_to_nchw (net, h, hh, ww, error);
-      out = p ? nn_conv (net, p, proj_out, 1, 0, error) : NULL;
+      return p ? nn_conv_add (net, p, proj_out, 1, 0, x, error) : NULL;
     }
   if (out == NULL || !nn_add_inplace (net, out, x, error))
     return NULL;
