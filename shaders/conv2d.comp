@@ -286,6 +286,7 @@ main ()
         /* offset within a channel plane, and 1 or 0 for padding taps */
         uint off[TP];
         float inside[TP];
+        bool any = false;
         for (uint j = 0; j < TP; j++)
           {
             const int iy = iy0[j] + int (ky);
@@ -293,7 +294,12 @@ main ()
             const bool ok = iy >= 0 && iy < int (p.h) && ix >= 0 && ix < int (p.w);
             off[j] = ok ? uint (iy) * p.w + uint (ix) : 0u;
             inside[j] = ok ? 1.0 : 0.0;
+            any = any || ok;
           }
+        /* a tap in the padding for every pixel of the tile adds nothing:
+         * at a 1×1 image, 8 of the 9 taps of a 3×3 kernel */
+        if (!any)
+          continue;
         const uint tap = ky * p.ksize + kx;
         for (uint c = 0; c < p.c; c++)
           {
