@@ -59,28 +59,49 @@ echo "== tests on this device"
 export DIFFUSE_TEST_DATA="$PWD/tests/data" DIFFUSE_CLI="$PWD/$cli" GSETTINGS_BACKEND=memory
 export XDG_CACHE_HOME=/tmp/diffuse-cache
 passed=0; failed=0
-for t in half context ops-elementwise ops-linalg networks fullsize pipeline engine; do
-  if [ -x $build/tests/test-$t ]; then
-    if $build/tests/test-$t > /tmp/diffuse-test-$t.log 2>&1; then
-      passed=$((passed + 1)); echo "test-$t: ok"
-    else
-      failed=$((failed + 1)); echo "test-$t: FAILED"; tail -20 /tmp/diffuse-test-$t.log
-    fi
+# test [KERNELS [ARGS...]]: one test executable, with DIFFUSE_KERNELS set
+# when KERNELS is not "-" (gpu: shared-memory kernels without cooperative
+# matrices; coop: cooperative matrices, native here when the device has them)
+run_test() {
+  t=$1; kernels=${2:--}; shift; [ $# -gt 0 ] && shift
+  [ -x $build/tests/test-$t ] || return 0
+  log=/tmp/diffuse-test-$t-$kernels.log
+  if if [ "$kernels" = - ]; then $build/tests/test-$t "$@"
+     else DIFFUSE_KERNELS=$kernels $build/tests/test-$t "$@"; fi > "$log" 2>&1; then
+    passed=$((passed + 1)); echo "test-$t ($kernels): ok"
+  else
+    failed=$((failed + 1)); echo "test-$t ($kernels): FAILED"; tail -20 "$log"
   fi
+}
+for t in half context ops-elementwise ops-linalg replay networks fullsize pipeline engine; do
+  run_test $t
 done
+run_test ops-linalg-gpu-kernels gpu
+run_test ops-linalg-coop-kernels coop -p /ops-linalg/linear/f16 -p /ops-linalg/matmul/f16 \
+  -p /ops-linalg/conv2d/f16 -p /ops-linalg/kernels
 echo "tests: $passed passed, $failed failed"
 
-if [ "${QUICK:-0}" = 1 ]; then size=64; steps=2; reps=1; only="--only matmul"
+if [ "${QUICK:-0}" = 1 ]; then size=64; steps=2; reps=1; only="--only linear"
 else size=512; steps=5; reps=5; only=""; fi
 
-echo "== op benchmark"
+echo "== op benchmark, shared-memory kernels only (DIFFUSE_KERNELS=gpu)"
+# shellcheck disable=SC2086
+DIFFUSE_KERNELS=gpu $build/tests/bench/bench-ops --reps $reps $only || true
+echo "== op benchmark, the device's default kernels (cooperative matrices for f16 where the device has them)"
 # shellcheck disable=SC2086
 $build/tests/bench/bench-ops --reps $reps $only || true
 
-echo "== bench --synthetic sd15 ${size}x${size}"
+echo "== bench --synthetic sd15 ${size}x${size}, shared-memory kernels only (DIFFUSE_KERNELS=gpu)"
+DIFFUSE_KERNELS=gpu $cli bench --synthetic sd15 --width $size --height $size --steps $steps \
+  | tee /tmp/diffuse-bench-shared.txt || true
+
+echo "== bench --synthetic sd15 ${size}x${size}, the device's default kernels"
 $cli bench --synthetic sd15 --width $size --height $size --steps $steps --profile \
   | tee /tmp/diffuse-bench.txt
+$cli bench --synthetic sd15 --width $size --height $size --memory-only | grep record || true
 
+awk '/^unet_step_s:/ { s = $2 } END { if (s) printf "shared-memory kernels: %.2f ms per guided step\n", s * 1000 }' \
+  /tmp/diffuse-bench-shared.txt
 # the hardware bound: 1.61 TFLOP per guided step at 512×512; ~990 dense
 # fp16 TFLOP/s on an H100 SXM (override with PEAK_TFLOPS)
 awk -v peak="${PEAK_TFLOPS:-990}" -v size=$size '
