@@ -26,6 +26,7 @@ DF_PUSH_STRUCT (DfPushGroupNorm, DF_PUSH_GROUP_NORM);
 DF_PUSH_STRUCT (DfPushLayerNorm, DF_PUSH_LAYER_NORM);
 DF_PUSH_STRUCT (DfPushPermute, DF_PUSH_PERMUTE);
 DF_PUSH_STRUCT (DfPushScale, DF_PUSH_SCALE);
+DF_PUSH_STRUCT (DfPushSoftmax, DF_PUSH_SOFTMAX);
 DF_PUSH_STRUCT (DfPushTimestepEmbedding, DF_PUSH_TIMESTEP_EMBEDDING);
 DF_PUSH_STRUCT (DfPushUnary, DF_PUSH_UNARY);
 DF_PUSH_STRUCT (DfPushUpsample, DF_PUSH_UPSAMPLE);
@@ -223,6 +224,28 @@ df_op_layer_norm (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *ga
                    wg_norm (ctx, c % 4 == 0 ? c / 4 : c), 0,
                    (uint32_t) CLAMP (rows, 1, (int64_t) MIN (info->max_workgroup_count[0], 65535u)),
                    (const DfTensor *[]){ y, x, gamma, beta }, 4, &push, sizeof push, error);
+}
+
+gboolean
+df_op_softmax (DfCmd *cmd, DfTensor *y, const DfTensor *x, GError **error)
+{
+  DfContext *ctx = df_cmd_get_context (cmd);
+  const DfDeviceInfo *info = df_context_get_info (ctx);
+  int64_t n, rows;
+  DfPushSoftmax push;
+
+  if (!df_check_float_same ("softmax", x, x, error)
+      || !df_check_float_same ("softmax", x, y, error)
+      || !df_check_shape ("softmax", y, x->ndim, x->shape, error))
+    return FALSE;
+  if (x->ndim < 1 || x->shape[x->ndim - 1] == 0)
+    return invalid (error, "softmax: expected x [..., N], got %s", df_shape_str (x));
+  n = x->shape[x->ndim - 1];
+  rows = df_tensor_numel (x) / n;
+  push = (DfPushSoftmax){ .rows = (uint32_t) rows, .n = (uint32_t) n };
+  return dispatch (cmd, DF_SHADER_FOR (softmax, x->dtype), wg_norm (ctx, n), 0,
+                   (uint32_t) CLAMP (rows, 1, (int64_t) MIN (info->max_workgroup_count[0], 65535u)),
+                   (const DfTensor *[]){ y, x }, 2, &push, sizeof push, error);
 }
 
 /* ------------------------------------------------------------------------

@@ -91,6 +91,24 @@ df_ref_unary (float *y, const float *x, int64_t n, DfUnary op)
 
 /* x [rows, 2n] → y [rows, n] = x[:, :n] · gelu(x[:, n:]) */
 void
+df_ref_softmax (float *y, const float *x, int64_t rows, int64_t n)
+{
+  for (int64_t r = 0; r < rows; r++)
+    {
+      const float *xr = x + r * n;
+      float *yr = y + r * n;
+      double m = xr[0], s = 0;
+
+      for (int64_t i = 1; i < n; i++)
+        m = MAX (m, xr[i]);
+      for (int64_t i = 0; i < n; i++)
+        s += exp (xr[i] - m);
+      for (int64_t i = 0; i < n; i++)
+        yr[i] = (float) (exp (xr[i] - m) / s);
+    }
+}
+
+void
 df_ref_geglu (float *y, const float *x, int64_t rows, int64_t n)
 {
   for (int64_t r = 0; r < rows; r++)

@@ -31,6 +31,7 @@ void df_ref_group_norm (float *y, const float *x, const float *gamma, const floa
 void df_ref_layer_norm (float *y, const float *x, const float *gamma, const float *beta,
                         int64_t rows, int64_t c, float eps);
 void df_ref_unary (float *y, const float *x, int64_t n, DfUnary op);
+void df_ref_softmax (float *y, const float *x, int64_t rows, int64_t n);
 void df_ref_geglu (float *y, const float *x, int64_t rows, int64_t n);
 /* a_shape and b_shape aligned to 4 dimensions (leading 1s). */
 void df_ref_binary (float *y, const float *a, const float *b, const int64_t a_shape[4],

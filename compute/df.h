@@ -263,6 +263,9 @@ gboolean df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const Df
 
 /* --- normalisation and element-wise ops (compute/df-ops-elementwise.c) --- */
 
+/* Softmax along the last dimension of x [..., N]; y may be x. */
+gboolean df_op_softmax (DfCmd *cmd, DfTensor *y, const DfTensor *x, GError **error);
+
 /* Group norm over x [N, C, ...] (C divisible by groups), per-channel affine
  * gamma, beta [C] (both required); silu applies SiLU to the result.
  * Statistics in fp32, two passes. */

@@ -138,6 +138,11 @@
   DF_U32 vec4_ok;          \
   DF_F32 eps;
 
+/* softmax: rows of n elements */
+#define DF_PUSH_SOFTMAX \
+  DF_U32 rows;          \
+  DF_U32 n;
+
 /* permute: y (shape y_shape, 4-D) from x; x_stride[d] is x's stride along
  * the x dimension that becomes y's dimension d */
 #define DF_PUSH_PERMUTE \

@@ -184,6 +184,41 @@ test_layer_norm (gconstpointer data)
 }
 
 /* ------------------------------------------------------------------------
+ * softmax: f32 1e-6 (values in [0, 1]), f16 the storage rounding; in place
+ * and not, rows wider than the workgroup, a single element
+ * ------------------------------------------------------------------------ */
+
+static void
+check_softmax (DfDType dtype, int64_t rows, int64_t n, gboolean in_place)
+{
+  g_autoptr (DfCmd) cmd = new_cmd ();
+  g_autoptr (GError) error = NULL;
+  int64_t shape[2] = { rows, n };
+  /* wide enough that exp underflows for the smallest of a row */
+  g_autofree float *x = new_input (dtype, rows * n, 24, -40, 12);
+  g_autofree float *want = g_new (float, rows * n);
+  g_autoptr (DfTensor) tx = new_tensor (dtype, x, 2, shape);
+  g_autoptr (DfTensor) ty = in_place ? NULL : new_output (dtype, 2, shape);
+
+  df_ref_softmax (want, x, rows, n);
+  df_op_softmax (cmd, in_place ? tx : ty, tx, &error);
+  g_assert_no_error (error);
+  submit (cmd);
+  check (in_place ? tx : ty, want, tol (dtype, 1e-6, TOL_F16));
+}
+
+static void
+test_softmax (gconstpointer data)
+{
+  DfDType dtype = GPOINTER_TO_INT (data);
+
+  check_softmax (dtype, 5, 13, FALSE);
+  check_softmax (dtype, 3, 1000, TRUE);
+  check_softmax (dtype, 2, 1, FALSE);
+  check_softmax (dtype, 64, 77, TRUE);
+}
+
+/* ------------------------------------------------------------------------
  * activations: f32 5e-6 (GLSL's exp is within 3 + 2|x| ulp, 2e-6 for
  * |x| ≤ 8 if a device uses all of it; the erf approximation is within
  * 1.5e-7; measured on lavapipe: ≤ 1.5e-7)
@@ -630,6 +665,8 @@ test_invalid (void)
   /* layer norm over 3 with gamma [10]; y of another shape */
   REFUSED (df_op_layer_norm (cmd, x, x, c10, c10, 1e-5f, &error));
   REFUSED (df_op_layer_norm (cmd, big, x, c10, c10, 1e-5f, &error));
+  REFUSED (df_op_softmax (cmd, big, x, &error));
+  REFUSED (df_op_softmax (cmd, x16, x, &error));
   /* b [4] does not broadcast onto [..., 3]; b of another dtype */
   REFUSED (df_op_binary (cmd, x, x, b4, DF_BINARY_ADD, &error));
   REFUSED (df_op_binary (cmd, x, x, x16, DF_BINARY_ADD, &error));
@@ -668,6 +705,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/ops-elementwise/" name "/f16", F16, func)
   ADD_BOTH ("group-norm", test_group_norm);
   ADD_BOTH ("layer-norm", test_layer_norm);
+  ADD_BOTH ("softmax", test_softmax);
   ADD_BOTH ("unary", test_unary);
   ADD_BOTH ("geglu", test_geglu);
   ADD_BOTH ("binary", test_binary);
