@@ -503,6 +503,84 @@ df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   }
 }
 
+/* Scores of the matrix-product attention held at once, at most. */
+#define ATTENTION_SCORE_BYTES ((uint64_t) 32 << 20)
+
+/* Attention as matrix products, for the cooperative-matrix kernels: Q, K
+ * and V permuted to [B, H, L, D]; per head S = scale · Q Kᵀ, softmax of
+ * each row of S in place, O = S V; O permuted back.  The scores are
+ * stored (fp16 on the devices that take this path) for as many heads as
+ * fit in ATTENTION_SCORE_BYTES, or for as many query rows of one head.
+ * Not causal (CLIP's short causal attention stays fused). */
+static gboolean
+attention_products (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k,
+                    const DfTensor *v, int heads, float scale, GError **error)
+{
+  static const int to_heads[4] = { 0, 2, 1, 3 }; /* [B, L, H, D] ↔ [B, H, L, D] */
+  DfContext *ctx = df_cmd_get_context (cmd);
+  const DfDeviceInfo *info = df_context_get_info (ctx);
+  const DfDType dt = q->dtype;
+  const int64_t b = q->shape[0], lq = q->shape[1], lk = k->shape[1];
+  const int64_t d = q->shape[2] / heads, bh = b * heads;
+  const uint64_t es = df_dtype_size (dt);
+  const char *test_budget = g_getenv ("DIFFUSE_TEST_SCORE_BYTES");
+  /* testing aid: small budgets make small shapes group heads and split
+   * query rows */
+  const uint64_t budget = MIN (test_budget != NULL ? g_ascii_strtoull (test_budget, NULL, 10)
+                                                   : ATTENTION_SCORE_BYTES,
+                               info->max_storage_buffer_range);
+  const uint64_t per_head = (uint64_t) lq * (uint64_t) lk * es;
+  /* heads per step, and query rows per step (all of them unless one
+   * head's scores exceed the budget) */
+  const int64_t nh_max = per_head <= budget ? (int64_t) MIN (budget / per_head, (uint64_t) bh) : 1;
+  const int64_t nr_max = per_head <= budget ? lq : MAX (1, (int64_t) (budget / ((uint64_t) lk * es)));
+  const int64_t q4[4] = { b, lq, heads, d }, k4[4] = { b, lk, heads, d };
+  DfTensor qv = *q, kv = *k, vv = *v, outv = *out;
+  g_autoptr (DfTensor) qh = NULL;
+  g_autoptr (DfTensor) kh = NULL;
+  g_autoptr (DfTensor) vh = NULL;
+  g_autoptr (DfTensor) oh = NULL;
+  const int64_t q2[2] = { bh * lq, d }, k2[2] = { bh * lk, d };
+
+  /* reshaped copies of the descriptors: the same memory seen as 4-D */
+  if (!df_tensor_reshape (&qv, 4, q4, error) || !df_tensor_reshape (&kv, 4, k4, error)
+      || !df_tensor_reshape (&vv, 4, k4, error) || !df_tensor_reshape (&outv, 4, q4, error)
+      || (qh = df_tensor_new4 (ctx, dt, b, heads, lq, d, error)) == NULL
+      || (kh = df_tensor_new4 (ctx, dt, b, heads, lk, d, error)) == NULL
+      || (vh = df_tensor_new4 (ctx, dt, b, heads, lk, d, error)) == NULL
+      || (oh = df_tensor_new4 (ctx, dt, b, heads, lq, d, error)) == NULL
+      || !df_op_permute (cmd, qh, &qv, to_heads, error)
+      || !df_op_permute (cmd, kh, &kv, to_heads, error)
+      || !df_op_permute (cmd, vh, &vv, to_heads, error)
+      || !df_tensor_reshape (qh, 2, q2, error) || !df_tensor_reshape (kh, 2, k2, error)
+      || !df_tensor_reshape (vh, 2, k2, error) || !df_tensor_reshape (oh, 2, q2, error))
+    return FALSE;
+
+  for (int64_t h0 = 0; h0 < bh; h0 += nh_max)
+    for (int64_t r0 = 0; r0 < lq; r0 += nr_max)
+      {
+        const int64_t nh = MIN (nh_max, bh - h0), nr = MIN (nr_max, lq - r0);
+        const int64_t q3[3] = { nh, nr, d }, k3[3] = { nh, lk, d };
+        g_autoptr (DfTensor) qs = df_tensor_view_rows (qh, h0 * lq + r0, nh * nr, error);
+        g_autoptr (DfTensor) ks = qs ? df_tensor_view_rows (kh, h0 * lk, nh * lk, error) : NULL;
+        g_autoptr (DfTensor) vs = ks ? df_tensor_view_rows (vh, h0 * lk, nh * lk, error) : NULL;
+        g_autoptr (DfTensor) os = vs ? df_tensor_view_rows (oh, h0 * lq + r0, nh * nr, error) : NULL;
+        g_autoptr (DfTensor) s = os ? df_tensor_new4 (ctx, dt, nh, nr, lk, 0, error) : NULL;
+
+        if (s == NULL || !df_tensor_reshape (qs, 3, q3, error)
+            || !df_tensor_reshape (ks, 3, k3, error) || !df_tensor_reshape (vs, 3, k3, error)
+            || !df_tensor_reshape (os, 3, q3, error)
+            || !df_op_matmul (cmd, s, qs, ks, TRUE, scale, error)
+            || !df_op_softmax (cmd, s, s, error)
+            || !df_op_matmul (cmd, os, s, vs, FALSE, 1.0f, error))
+          return FALSE;
+      }
+  {
+    const int64_t o4[4] = { b, heads, lq, d };
+    return df_tensor_reshape (oh, 4, o4, error) && df_op_permute (cmd, &outv, oh, to_heads, error);
+  }
+}
+
 gboolean
 df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k,
                  const DfTensor *v, int heads, float scale, gboolean causal, GError **error)
@@ -555,6 +633,12 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
     }
 
   ctx = df_cmd_get_context (cmd);
+  /* on cooperative matrices: as matrix products, when every head's rows
+   * can be viewed at an aligned offset */
+  if (!causal && coop_mode (ctx, q->dtype) != COOP_NONE
+      && (uint64_t) d * df_dtype_size (q->dtype)
+             % MAX (df_context_get_info (ctx)->min_storage_buffer_offset_alignment, 4) == 0)
+    return attention_products (cmd, out, q, k, v, heads, scale, error);
   kern = kernels (ctx);
   wg = attention_workgroup (kern);
   rows = attention_rows (kern, d);
