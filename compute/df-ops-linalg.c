@@ -503,6 +503,10 @@ df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   }
 }
 
+/* Widest head the fused GPU attention runs (its query row and accumulator
+ * live in registers); wider ones are matrix products. */
+#define ATTENTION_FUSED_GPU_MAX_HEAD_DIM 160
+
 /* Scores of the matrix-product attention held at once, at most. */
 #define ATTENTION_SCORE_BYTES ((uint64_t) 32 << 20)
 
@@ -633,13 +637,16 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
     }
 
   ctx = df_cmd_get_context (cmd);
-  /* on cooperative matrices: as matrix products, when every head's rows
-   * can be viewed at an aligned offset */
-  if (!causal && coop_mode (ctx, q->dtype) != COOP_NONE
+  kern = kernels (ctx);
+  /* as matrix products on cooperative matrices, and on other GPUs for
+   * heads wider than the fused kernel keeps in registers (the VAE's 512),
+   * when every head's rows can be viewed at an aligned offset */
+  if (!causal
+      && (coop_mode (ctx, q->dtype) != COOP_NONE
+          || (kern == KERNELS_SHARED && d > ATTENTION_FUSED_GPU_MAX_HEAD_DIM))
       && (uint64_t) d * df_dtype_size (q->dtype)
              % MAX (df_context_get_info (ctx)->min_storage_buffer_offset_alignment, 4) == 0)
     return attention_products (cmd, out, q, k, v, heads, scale, error);
-  kern = kernels (ctx);
   wg = attention_workgroup (kern);
   rows = attention_rows (kern, d);
   {
