@@ -556,27 +556,65 @@ staging (DfContext *ctx, GError **error)
 }
 
 static gboolean
-transfer (const DfTensor *t, void *host, size_t bytes, gboolean upload, GError **error)
+check_transfer (const DfTensor *t, size_t bytes, GError **error)
+{
+  if (bytes <= df_tensor_bytes (t))
+    return TRUE;
+  g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+               "Transfer of %zu bytes into a tensor of %zu bytes", bytes, df_tensor_bytes (t));
+  return FALSE;
+}
+
+/* Uploads are written by @fill straight into memory the device reads: the
+ * tensor's own memory when it is mapped, else the staging buffer, one
+ * chunk at a time, each copied to the tensor by the device. */
+gboolean
+df_tensor_upload_with (DfTensor *t, size_t bytes, DfFillFunc fill, gpointer user_data,
+                       GError **error)
+{
+  DfAlloc *a = t->alloc;
+  DfContext *ctx = t->ctx;
+  DfBlock *st;
+
+  if (!check_transfer (t, bytes, error))
+    return FALSE;
+  if (a->mapped)
+    return fill ((char *) a->mapped + t->offset, 0, bytes, user_data, error);
+  st = staging (ctx, error);
+  if (st == NULL)
+    return FALSE;
+  for (size_t done = 0; done < bytes;)
+    {
+      size_t chunk = MIN (bytes - done, (size_t) st->size);
+      if (!fill (st->mapped, done, chunk, user_data, error)
+          || !df_context_copy_buffer (ctx, st->buffer, 0, a->buffer, a->offset + t->offset + done,
+                                      chunk, error))
+        return FALSE;
+      done += chunk;
+    }
+  return TRUE;
+}
+
+static gboolean
+fill_copy (void *dst, size_t offset, size_t len, gpointer host, GError **error)
+{
+  memcpy (dst, (const char *) host + offset, len);
+  return TRUE;
+}
+
+static gboolean
+download (const DfTensor *t, void *host, size_t bytes, GError **error)
 {
   DfAlloc *a = t->alloc;
   DfContext *ctx = t->ctx;
   VkDeviceSize base = a->offset + t->offset;
   DfBlock *st;
 
-  if (bytes > df_tensor_bytes (t))
-    {
-      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
-                   "Transfer of %zu bytes into a tensor of %zu bytes", bytes,
-                   df_tensor_bytes (t));
-      return FALSE;
-    }
+  if (!check_transfer (t, bytes, error))
+    return FALSE;
   if (a->mapped)
     {
-      char *mapped = (char *) a->mapped + t->offset;
-      if (upload)
-        memcpy (mapped, host, bytes);
-      else
-        memcpy (host, mapped, bytes);
+      memcpy (host, (char *) a->mapped + t->offset, bytes);
       return TRUE;
     }
   st = staging (ctx, error);
@@ -585,18 +623,9 @@ transfer (const DfTensor *t, void *host, size_t bytes, gboolean upload, GError *
   for (size_t done = 0; done < bytes;)
     {
       size_t chunk = MIN (bytes - done, (size_t) st->size);
-      if (upload)
-        {
-          memcpy (st->mapped, (char *) host + done, chunk);
-          if (!df_context_copy_buffer (ctx, st->buffer, 0, a->buffer, base + done, chunk, error))
-            return FALSE;
-        }
-      else
-        {
-          if (!df_context_copy_buffer (ctx, a->buffer, base + done, st->buffer, 0, chunk, error))
-            return FALSE;
-          memcpy ((char *) host + done, st->mapped, chunk);
-        }
+      if (!df_context_copy_buffer (ctx, a->buffer, base + done, st->buffer, 0, chunk, error))
+        return FALSE;
+      memcpy ((char *) host + done, st->mapped, chunk);
       done += chunk;
     }
   return TRUE;
@@ -749,13 +778,13 @@ df_tensor_reshape (DfTensor *t, int ndim, const int64_t *shape, GError **error)
 gboolean
 df_tensor_upload (DfTensor *t, const void *data, size_t bytes, GError **error)
 {
-  return transfer (t, (void *) data, bytes, TRUE, error);
+  return df_tensor_upload_with (t, bytes, fill_copy, (gpointer) data, error);
 }
 
 gboolean
 df_tensor_download (const DfTensor *t, void *data, size_t bytes, GError **error)
 {
-  return transfer (t, data, bytes, FALSE, error);
+  return download (t, data, bytes, error);
 }
 
 gboolean

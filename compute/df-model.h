@@ -65,6 +65,11 @@ gboolean df_tensor_info_read_f32 (const DfTensorInfo *info, float *dst, int64_t 
                                   GError **error);
 gboolean df_tensor_info_read_f16 (const DfTensorInfo *info, uint16_t *dst, int64_t n,
                                   GError **error);
+/* The same for elements first .. first + n − 1 only. */
+gboolean df_tensor_info_read_f32_range (const DfTensorInfo *info, float *dst, int64_t first,
+                                        int64_t n, GError **error);
+gboolean df_tensor_info_read_f16_range (const DfTensorInfo *info, uint16_t *dst, int64_t first,
+                                        int64_t n, GError **error);
 
 typedef struct _DfSafetensors DfSafetensors;
 

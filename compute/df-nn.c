@@ -23,6 +23,22 @@ tensor_free (gpointer t)
   df_tensor_free (t);
 }
 
+/* Converts the weight's bytes offset .. offset + len − 1 (fp16 or fp32)
+ * from the mapped file straight into upload memory. */
+static gboolean
+fill_f16 (void *dst, size_t offset, size_t len, gpointer info, GError **error)
+{
+  return df_tensor_info_read_f16_range (info, dst, (int64_t) (offset / 2), (int64_t) (len / 2),
+                                        error);
+}
+
+static gboolean
+fill_f32 (void *dst, size_t offset, size_t len, gpointer info, GError **error)
+{
+  return df_tensor_info_read_f32_range (info, dst, (int64_t) (offset / 4), (int64_t) (len / 4),
+                                        error);
+}
+
 static DfTensor *
 upload (DfContext *ctx, const DfTensorInfo *info, DfDType dtype, GError **error)
 {
@@ -46,27 +62,10 @@ upload (DfContext *ctx, const DfTensorInfo *info, DfDType dtype, GError **error)
   t = df_tensor_new (ctx, dtype, ndim, shape, error);
   if (t == NULL)
     return NULL;
-  if (dtype == DF_DTYPE_F16)
-    {
-      g_autofree uint16_t *h = g_try_new (uint16_t, MAX (n, 1));
-      if (h == NULL)
-        goto oom;
-      ok = df_tensor_info_read_f16 (info, h, n, error)
-           && df_tensor_upload (t, h, (size_t) n * 2, error);
-    }
-  else
-    {
-      g_autofree float *f = g_try_new (float, MAX (n, 1));
-      if (f == NULL)
-        goto oom;
-      ok = df_tensor_info_read_f32 (info, f, n, error)
-           && df_tensor_upload (t, f, (size_t) n * 4, error);
-    }
+  /* from the file mapping into device-visible memory, converted on the way */
+  ok = df_tensor_upload_with (t, (size_t) n * df_dtype_size (dtype),
+                              dtype == DF_DTYPE_F16 ? fill_f16 : fill_f32, (gpointer) info, error);
   return ok ? g_steal_pointer (&t) : NULL;
-oom:
-  g_set_error (error, DF_ERROR, DF_ERROR_OUT_OF_DEVICE_MEMORY,
-               "Out of host memory loading %s", info->name);
-  return NULL;
 }
 
 DfWeights *

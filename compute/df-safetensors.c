@@ -81,15 +81,52 @@ check_read (const DfTensorInfo *info, int64_t n, GError **error)
   return TRUE;
 }
 
-/* The data is not aligned in general (the header length is arbitrary), so
- * elements are read with memcpy. */
+/* Elements first .. first + n − 1 exist and can be read. */
+static gboolean
+check_range (const DfTensorInfo *info, int64_t first, int64_t n, GError **error)
+{
+  if (!check_read (info, df_tensor_info_numel (info), error))
+    return FALSE;
+  if (first < 0 || n < 0 || first + n > df_tensor_info_numel (info))
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "tensor “%s” has %" G_GINT64_FORMAT " elements, not %" G_GINT64_FORMAT
+                   " from %" G_GINT64_FORMAT, info->name, df_tensor_info_numel (info), n, first);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Bytes per element of a readable file dtype. */
+static size_t
+file_dtype_size (DfFileDType dtype)
+{
+  return dtype == DF_FILE_F32 ? 4 : 2;
+}
+
 gboolean
 df_tensor_info_read_f32 (const DfTensorInfo *info, float *dst, int64_t n, GError **error)
 {
-  const uint8_t *src = info->data;
+  return check_read (info, n, error) && df_tensor_info_read_f32_range (info, dst, 0, n, error);
+}
 
-  if (!check_read (info, n, error))
+gboolean
+df_tensor_info_read_f16 (const DfTensorInfo *info, uint16_t *dst, int64_t n, GError **error)
+{
+  return check_read (info, n, error) && df_tensor_info_read_f16_range (info, dst, 0, n, error);
+}
+
+/* The data is not aligned in general (the header length is arbitrary), so
+ * elements are read with memcpy. */
+gboolean
+df_tensor_info_read_f32_range (const DfTensorInfo *info, float *dst, int64_t first, int64_t n,
+                               GError **error)
+{
+  const uint8_t *src;
+
+  if (!check_range (info, first, n, error))
     return FALSE;
+  src = (const uint8_t *) info->data + (size_t) first * file_dtype_size (info->dtype);
   if (info->dtype == DF_FILE_F32 && n > 0)
     {
       memcpy (dst, src, (size_t) n * 4);
@@ -107,12 +144,14 @@ df_tensor_info_read_f32 (const DfTensorInfo *info, float *dst, int64_t n, GError
 }
 
 gboolean
-df_tensor_info_read_f16 (const DfTensorInfo *info, uint16_t *dst, int64_t n, GError **error)
+df_tensor_info_read_f16_range (const DfTensorInfo *info, uint16_t *dst, int64_t first,
+                               int64_t n, GError **error)
 {
-  const uint8_t *src = info->data;
+  const uint8_t *src;
 
-  if (!check_read (info, n, error))
+  if (!check_range (info, first, n, error))
     return FALSE;
+  src = (const uint8_t *) info->data + (size_t) first * file_dtype_size (info->dtype);
   if (info->dtype == DF_FILE_F16 && n > 0)
     {
       memcpy (dst, src, (size_t) n * 2);

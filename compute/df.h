@@ -156,6 +156,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DfTensor, df_tensor_free)
 
 /* Copies host data of the tensor's own dtype to and from the device. */
 gboolean df_tensor_upload (DfTensor *t, const void *data, size_t bytes, GError **error);
+/* Writes bytes offset .. offset + len − 1 of a tensor's new contents at
+ * @dst, which is host-visible memory the device reads. */
+typedef gboolean (*DfFillFunc) (void *dst, size_t offset, size_t len, gpointer user_data,
+                                GError **error);
+/* Uploads @bytes that @fill produces straight into that memory, with no
+ * host buffer between: in one call where the tensor's memory is mapped,
+ * else in chunks of the staging buffer (multiples of 4 bytes). */
+gboolean df_tensor_upload_with (DfTensor *t, size_t bytes, DfFillFunc fill, gpointer user_data,
+                                GError **error);
 gboolean df_tensor_download (const DfTensor *t, void *data, size_t bytes, GError **error);
 /* fp32 host data converted to and from the tensor's dtype (f32 or f16). */
 gboolean df_tensor_upload_f32 (DfTensor *t, const float *data, int64_t n, GError **error);

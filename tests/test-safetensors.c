@@ -60,6 +60,18 @@ test_safetensors_dtypes (void)
       g_assert_false (df_tensor_info_read_f32 (b, f, 5, &error));
       g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
       g_clear_error (&error);
+      /* a range: elements 2..4, and one past the end refused */
+      g_assert_true (df_tensor_info_read_f32_range (b, f, 2, 3, &error));
+      g_assert_true (df_tensor_info_read_f16_range (b, h, 2, 3, &error));
+      g_assert_no_error (error);
+      for (int i = 0; i < 3; i++)
+        {
+          g_assert_cmpfloat (f[i], ==, test_st_value (2 + i));
+          g_assert_cmpfloat (df_f16_to_f32 (h[i]), ==, test_st_value (2 + i));
+        }
+      g_assert_false (df_tensor_info_read_f16_range (b, h, 4, 3, &error));
+      g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
 
       a = df_safetensors_lookup (st, "a.bias");
       g_assert_cmpint (a->shape[0], ==, 5);
