@@ -195,6 +195,15 @@ df_memory_init (DfContext *ctx, GError **error)
       ctx->device_memory_mappable = FALSE;
     }
   ctx->memory_type_staging = (uint32_t) stage;
+  ctx->staging_size = DF_STAGING_SIZE;
+  /* testing aid: DIFFUSE_TEST_STAGING=<bytes> moves every transfer through
+   * a staging buffer of that size, as on GPUs without mappable memory */
+  if (g_getenv ("DIFFUSE_TEST_STAGING") != NULL)
+    {
+      ctx->device_memory_mappable = FALSE;
+      ctx->staging_size = MAX (g_ascii_strtoull (g_getenv ("DIFFUSE_TEST_STAGING"), NULL, 10), 64);
+      ctx->staging_size -= ctx->staging_size % 16;
+    }
   return TRUE;
 }
 
@@ -551,7 +560,7 @@ static DfBlock *
 staging (DfContext *ctx, GError **error)
 {
   if (ctx->staging == NULL)
-    ctx->staging = block_new (ctx, DF_STAGING_SIZE, ctx->memory_type_staging, TRUE, error);
+    ctx->staging = block_new (ctx, ctx->staging_size, ctx->memory_type_staging, TRUE, error);
   return ctx->staging;
 }
 

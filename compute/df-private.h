@@ -126,6 +126,7 @@ struct _DfContext
   uint64_t allocated;
   uint64_t peak_allocated;
   DfBlock *staging;  /* host-visible buffer for uploads and readbacks */
+  VkDeviceSize staging_size;
   GMutex lock;       /* guards the allocator */
   DfPins *logging;   /* the open replayable recording's, or NULL */
 
