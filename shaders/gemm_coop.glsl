@@ -52,6 +52,10 @@ shared float16_t gemm_bs[GEMM_BK * GEMM_BS]; /* [k][n] */
 /* each group's four accumulator fragments, in shared memory (arrays in
  * registers made lavapipe's compiler take a minute per kernel) */
 const uint EMU_LANES = 8;
+/* Loops run EMU_UNROLL elements per iteration: lavapipe (gallivm) stops
+ * every loop of an invocation after 65535 iterations in all, so a K of
+ * 23040 (SD's widest convolution) must take well under 91 per slice. */
+const uint EMU_UNROLL = 8;
 shared float emu_acc[4 * 4 * GEMM_FRAG * GEMM_FRAG]; /* [group][i][j][element] */
 #else
 shared float gemm_cs[4 * GEMM_FRAG * GEMM_FRAG]; /* one fragment per subgroup */
@@ -75,8 +79,9 @@ gemm_coop (uint m0, uint n0, uint K)
 
 #if DF_COOP_EMULATE
   const uint emu_base = group * 4 * GEMM_FRAG * GEMM_FRAG;
-  [[dont_unroll]] for (uint e = lane; e < 4 * GEMM_FRAG * GEMM_FRAG; e += EMU_LANES)
-    emu_acc[emu_base + e] = 0.0;
+  [[dont_unroll]] for (uint e0 = lane; e0 < 4 * GEMM_FRAG * GEMM_FRAG; e0 += EMU_UNROLL * EMU_LANES)
+    [[unroll]] for (uint u = 0; u < EMU_UNROLL; u++)
+      emu_acc[emu_base + e0 + u * EMU_LANES] = 0.0;
 #else
   fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[2][2];
   for (uint i = 0; i < 2; i++)
@@ -88,26 +93,35 @@ gemm_coop (uint m0, uint n0, uint K)
     {
       /* stage the slices; consecutive invocations read consecutive
        * addresses (along k or along m/n, whichever is contiguous) */
-      for (uint e = tid; e < GEMM_BM * GEMM_BK; e += wg_n)
-        {
-          const uint kk = GEMM_A_K_FAST != 0 ? e % GEMM_BK : e / GEMM_BM;
-          const uint mm = GEMM_A_K_FAST != 0 ? e / GEMM_BK : e % GEMM_BM;
-          gemm_as[mm * GEMM_AS + kk] = float16_t (gemm_load_a (m0 + mm, k0 + kk));
-        }
-      for (uint e = tid; e < GEMM_BK * GEMM_BN; e += wg_n)
-        {
-          const uint kk = GEMM_B_K_FAST != 0 ? e % GEMM_BK : e / GEMM_BN;
-          const uint nn = GEMM_B_K_FAST != 0 ? e / GEMM_BK : e % GEMM_BN;
-          gemm_bs[kk * GEMM_BS + nn] = float16_t (gemm_load_b (k0 + kk, n0 + nn));
-        }
+      for (uint e0 = tid; e0 < GEMM_BM * GEMM_BK; e0 += 8 * wg_n)
+        [[unroll]] for (uint u = 0; u < 8; u++)
+          {
+            const uint e = e0 + u * wg_n;
+            const uint kk = GEMM_A_K_FAST != 0 ? e % GEMM_BK : e / GEMM_BM;
+            const uint mm = GEMM_A_K_FAST != 0 ? e / GEMM_BK : e % GEMM_BM;
+            if (e < GEMM_BM * GEMM_BK)
+              gemm_as[mm * GEMM_AS + kk] = float16_t (gemm_load_a (m0 + mm, k0 + kk));
+          }
+      for (uint e0 = tid; e0 < GEMM_BK * GEMM_BN; e0 += 8 * wg_n)
+        [[unroll]] for (uint u = 0; u < 8; u++)
+          {
+            const uint e = e0 + u * wg_n;
+            const uint kk = GEMM_B_K_FAST != 0 ? e % GEMM_BK : e / GEMM_BN;
+            const uint nn = GEMM_B_K_FAST != 0 ? e / GEMM_BK : e % GEMM_BN;
+            if (e < GEMM_BK * GEMM_BN)
+              gemm_bs[kk * GEMM_BS + nn] = float16_t (gemm_load_b (k0 + kk, n0 + nn));
+          }
       barrier ();
 
       for (uint kf = 0; kf < GEMM_BK; kf += GEMM_FRAG)
         {
 #if DF_COOP_EMULATE
           /* element e of fragment (i, j): row r, column c */
-          [[dont_unroll]] for (uint e = lane; e < 4 * GEMM_FRAG * GEMM_FRAG; e += EMU_LANES)
+          [[dont_unroll]] for (uint e0 = lane; e0 < 4 * GEMM_FRAG * GEMM_FRAG;
+                               e0 += EMU_UNROLL * EMU_LANES)
+            [[unroll]] for (uint u = 0; u < EMU_UNROLL; u++)
             {
+              const uint e = e0 + u * EMU_LANES;
               const uint i = e / (2 * GEMM_FRAG * GEMM_FRAG);
               const uint j = e / (GEMM_FRAG * GEMM_FRAG) % 2;
               const uint r = e % (GEMM_FRAG * GEMM_FRAG) / GEMM_FRAG;
@@ -142,8 +156,12 @@ gemm_coop (uint m0, uint n0, uint K)
         const uint fn = n0 + 32 * qx + 16 * j;
 #if DF_COOP_EMULATE
         const uint f = emu_base + (2 * i + j) * GEMM_FRAG * GEMM_FRAG;
-        [[dont_unroll]] for (uint idx = lane; idx < GEMM_FRAG * GEMM_FRAG; idx += EMU_LANES)
-          gemm_store (fm + idx / GEMM_FRAG, fn + idx % GEMM_FRAG, emu_acc[f + idx]);
+        [[dont_unroll]] for (uint i0 = lane; i0 < GEMM_FRAG * GEMM_FRAG; i0 += EMU_UNROLL * EMU_LANES)
+          [[unroll]] for (uint u = 0; u < EMU_UNROLL; u++)
+            {
+              const uint idx = i0 + u * EMU_LANES;
+              gemm_store (fm + idx / GEMM_FRAG, fn + idx % GEMM_FRAG, emu_acc[f + idx]);
+            }
 #else
         const uint base = group * GEMM_FRAG * GEMM_FRAG;
         coopMatStoreNV (acc[i][j], gemm_cs, base, GEMM_FRAG, false);

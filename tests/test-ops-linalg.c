@@ -140,6 +140,9 @@ test_linear (gconstpointer data)
   /* K % 4 == 0: the vec4 path, with edge tiles in M and N */
   check_linear (dtype, 2, 37, 44, 71, TRUE);
   check_linear (dtype, 1, 3, 4, 5, FALSE);
+  /* K long enough for hundreds of slices (lavapipe ends every loop of an
+   * invocation after 65535 iterations in all) */
+  check_linear (dtype, 1, 7, 6000, 9, TRUE);
   /* the residual epilogue: its own tensor, and y += … in place */
   check_linear_res (dtype, 2, 37, 45, 71, TRUE, RES_TENSOR);
   check_linear_res (dtype, 1, 19, 44, 131, FALSE, RES_IN_PLACE);
