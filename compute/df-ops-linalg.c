@@ -203,9 +203,22 @@ check_float (const char *op, const DfTensor *ref, const DfTensor *t, GError **er
   return df_check_float_same (op, ref, t, error) && check_range (op, t, error);
 }
 
+/* The variant of an fp16 matmul for its operands: all fp16 (@same), an
+ * fp32 y (@y32) or an fp32 a (@a32). */
+static DfShaderId
+matmul_variant (const DfTensor *y, const DfTensor *a, DfShaderId same, DfShaderId y32,
+                DfShaderId a32)
+{
+  if (y->dtype == a->dtype)
+    return same;
+  return y->dtype == DF_DTYPE_F32 ? y32 : a32;
+}
+
 /* Records y[b] = alpha · a[b] · op(b[b]) + bias (+ residual[b]) for
  * b < batch; shapes are already checked.  b_stride 0 shares one b between
- * batch elements. */
+ * batch elements.  Operands share a dtype, except on the shared-memory and
+ * cooperative-matrix kernels, where an fp16 b may go with an fp32 y or an
+ * fp32 a (attention's scores and probabilities). */
 static gboolean
 record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
                const DfTensor *bias, const DfTensor *residual, int64_t batch, int64_t m,
@@ -243,14 +256,23 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
                 df_div_up (m, (int64_t) cfg.tile_y * cfg.wg_y), (uint32_t) batch },
   };
 
-  DfCoop coop = coop_mode (ctx, y->dtype);
+  DfCoop coop = coop_mode (ctx, b->dtype);
 
   if (coop != COOP_NONE)
-    coop_dispatch (ctx, coop, DF_SHADER_matmul_coop_f16, DF_SHADER_matmul_coopemu_f16, m, n,
-                   batch, &d);
+    coop_dispatch (ctx, coop,
+                   matmul_variant (y, a, DF_SHADER_matmul_coop_f16, DF_SHADER_matmul_coop_f16_yf32,
+                                   DF_SHADER_matmul_coop_f16_af32),
+                   matmul_variant (y, a, DF_SHADER_matmul_coopemu_f16,
+                                   DF_SHADER_matmul_coopemu_f16_yf32,
+                                   DF_SHADER_matmul_coopemu_f16_af32),
+                   m, n, batch, &d);
   else if (kern == KERNELS_SHARED)
     {
-      d.shader = DF_SHADER_FOR (matmul_shared, y->dtype);
+      d.shader = b->dtype == DF_DTYPE_F32
+                     ? DF_SHADER_matmul_shared_f32
+                     : matmul_variant (y, a, DF_SHADER_matmul_shared_f16,
+                                       DF_SHADER_matmul_shared_f16_yf32,
+                                       DF_SHADER_matmul_shared_f16_af32);
       d.spec[5] = cfg.bk;
       d.n_spec = 6;
     }
@@ -513,9 +535,10 @@ df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
 /* Attention as matrix products, for the cooperative-matrix kernels: Q, K
  * and V permuted to [B, H, L, D]; per head S = scale · Q Kᵀ, softmax of
  * each row of S in place, O = S V; O permuted back.  The scores are
- * stored (fp16 on the devices that take this path) for as many heads as
- * fit in ATTENTION_SCORE_BYTES, or for as many query rows of one head.
- * Not causal (CLIP's short causal attention stays fused). */
+ * stored in fp32 (fp16 would round logits of a few hundred by a whole
+ * unit, a factor e in the probabilities) for as many heads as fit in
+ * ATTENTION_SCORE_BYTES, or for as many query rows of one head.  Not
+ * causal (CLIP's short causal attention stays fused). */
 static gboolean
 attention_products (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k,
                     const DfTensor *v, int heads, float scale, GError **error)
@@ -526,7 +549,7 @@ attention_products (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor
   const DfDType dt = q->dtype;
   const int64_t b = q->shape[0], lq = q->shape[1], lk = k->shape[1];
   const int64_t d = q->shape[2] / heads, bh = b * heads;
-  const uint64_t es = df_dtype_size (dt);
+  const uint64_t es = sizeof (float); /* of the scores */
   const char *test_budget = g_getenv ("DIFFUSE_TEST_SCORE_BYTES");
   /* testing aid: small budgets make small shapes group heads and split
    * query rows */
@@ -569,14 +592,17 @@ attention_products (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor
         g_autoptr (DfTensor) ks = qs ? df_tensor_view_rows (kh, h0 * lk, nh * lk, error) : NULL;
         g_autoptr (DfTensor) vs = ks ? df_tensor_view_rows (vh, h0 * lk, nh * lk, error) : NULL;
         g_autoptr (DfTensor) os = vs ? df_tensor_view_rows (oh, h0 * lq + r0, nh * nr, error) : NULL;
-        g_autoptr (DfTensor) s = os ? df_tensor_new4 (ctx, dt, nh, nr, lk, 0, error) : NULL;
+        g_autoptr (DfTensor) s = os ? df_tensor_new4 (ctx, DF_DTYPE_F32, nh, nr, lk, 0, error)
+                                    : NULL;
 
         if (s == NULL || !df_tensor_reshape (qs, 3, q3, error)
             || !df_tensor_reshape (ks, 3, k3, error) || !df_tensor_reshape (vs, 3, k3, error)
             || !df_tensor_reshape (os, 3, q3, error)
-            || !df_op_matmul (cmd, s, qs, ks, TRUE, scale, error)
+            || !record_matmul (cmd, s, qs, ks, NULL, NULL, nh, nr, lk, d, lk * d, TRUE, scale,
+                               error)
             || !df_op_softmax (cmd, s, s, error)
-            || !df_op_matmul (cmd, os, s, vs, FALSE, 1.0f, error))
+            || !record_matmul (cmd, os, s, vs, NULL, NULL, nh, nr, d, lk, lk * d, FALSE, 1.0f,
+                               error))
           return FALSE;
       }
   {

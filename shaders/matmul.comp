@@ -35,6 +35,18 @@
 #define DF_SHARED 0
 #endif
 /* DF_COOP (fp16 only): cooperative-matrix fragments, see gemm_coop.glsl */
+/* DF_Y_F32 / DF_A_F32 (fp16 variants): y or a in fp32 storage, for the
+ * scores and probabilities of attention as matrix products */
+#if DF_F16 && defined(DF_Y_F32) && DF_Y_F32
+#define Y_T float
+#else
+#define Y_T STORE_T
+#endif
+#if DF_F16 && defined(DF_A_F32) && DF_A_F32
+#define A_T float
+#else
+#define A_T STORE_T
+#endif
 
 DF_WORKGROUP_LAYOUT;
 
@@ -43,16 +55,16 @@ layout(constant_id = 3) const uint TM = 4;
 layout(constant_id = 4) const uint TN = 4;
 
 layout(push_constant) uniform Push { DF_PUSH_MATMUL } p;
-layout(std430, binding = 0) writeonly buffer Y { STORE_T y[]; };
+layout(std430, binding = 0) writeonly buffer Y { Y_T y[]; };
 #if DF_VEC4
 layout(std430, binding = 1) readonly buffer A { VEC4_STORE_T a[]; };
 layout(std430, binding = 2) readonly buffer B { VEC4_STORE_T b[]; };
 #else
-layout(std430, binding = 1) readonly buffer A { STORE_T a[]; };
+layout(std430, binding = 1) readonly buffer A { A_T a[]; };
 layout(std430, binding = 2) readonly buffer B { STORE_T b[]; };
 #endif
 layout(std430, binding = 3) readonly buffer Bias { STORE_T bias[]; };
-layout(std430, binding = 4) readonly buffer Res { STORE_T res[]; };
+layout(std430, binding = 4) readonly buffer Res { Y_T res[]; };
 
 #include "epilogue.glsl"
 
