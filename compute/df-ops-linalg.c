@@ -126,10 +126,10 @@ tile_config (DfKernels k)
  * rows share each key's K and V loads: at D = 40, 8 rows run 5× faster
  * than 1 (bench-ops).  The accumulators of R rows are R·D floats and the
  * compile time grows with them (D = 160: 3 s at R = 2, 30 s at R = 8),
- * hence R·D ≤ 320.  Heads wider than 160 (the VAE's 512) keep their
- * arrays in scratch memory, where lavapipe (Mesa 22.3) computed wrong
- * results with R > 1 once there were more than a few dozen keys (R = 4
- * ran 5× faster); they stay at one row. */
+ * hence R·D ≤ 320.  Heads wider than 160 (the VAE's 512) loop over their
+ * elements for every key, and lavapipe ends an invocation's loops after
+ * 65535 iterations in all, so they are matrix products instead (see
+ * ATTENTION_FUSED_MAX_HEAD_DIM); should one come here, it runs one row. */
 static uint32_t
 attention_rows (DfKernels k, int64_t d)
 {
@@ -216,9 +216,8 @@ matmul_variant (const DfTensor *y, const DfTensor *a, DfShaderId same, DfShaderI
 
 /* Records y[b] = alpha · a[b] · op(b[b]) + bias (+ residual[b]) for
  * b < batch; shapes are already checked.  b_stride 0 shares one b between
- * batch elements.  Operands share a dtype, except on the shared-memory and
- * cooperative-matrix kernels, where an fp16 b may go with an fp32 y or an
- * fp32 a (attention's scores and probabilities). */
+ * batch elements.  Operands share a dtype, except that an fp16 b may go
+ * with an fp32 y or an fp32 a (attention's scores and probabilities). */
 static gboolean
 record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
                const DfTensor *bias, const DfTensor *residual, int64_t batch, int64_t m,
@@ -243,7 +242,13 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
     .alpha = alpha,
   };
   DfDispatch d = {
-    .shader = vec4 ? DF_SHADER_FOR (matmul_vec4, y->dtype) : DF_SHADER_FOR (matmul, y->dtype),
+    .shader = b->dtype == DF_DTYPE_F32
+                  ? (vec4 ? DF_SHADER_matmul_vec4_f32 : DF_SHADER_matmul_f32)
+              : vec4 ? matmul_variant (y, a, DF_SHADER_matmul_vec4_f16,
+                                       DF_SHADER_matmul_vec4_f16_yf32,
+                                       DF_SHADER_matmul_vec4_f16_af32)
+                     : matmul_variant (y, a, DF_SHADER_matmul_f16, DF_SHADER_matmul_f16_yf32,
+                                       DF_SHADER_matmul_f16_af32),
     .spec = { cfg.wg_x, cfg.wg_y, 1, cfg.tile_y, cfg.tile_x },
     .n_spec = 5,
     /* without a bias or residual, b stands in for the unread binding */
@@ -525,9 +530,12 @@ df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   }
 }
 
-/* Widest head the fused GPU attention runs (its query row and accumulator
- * live in registers); wider ones are matrix products. */
-#define ATTENTION_FUSED_GPU_MAX_HEAD_DIM 160
+/* Widest head the fused attention runs: on GPUs its query row and
+ * accumulator live in registers; on lavapipe wider heads loop over their
+ * elements for every key, and gallivm ends an invocation's loops after
+ * 65535 iterations in all (D = 512 went wrong past 64 keys).  Wider heads
+ * are matrix products. */
+#define ATTENTION_FUSED_MAX_HEAD_DIM 160
 
 /* Scores of the matrix-product attention held at once, at most. */
 #define ATTENTION_SCORE_BYTES ((uint64_t) 32 << 20)
@@ -664,12 +672,11 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
 
   ctx = df_cmd_get_context (cmd);
   kern = kernels (ctx);
-  /* as matrix products on cooperative matrices, and on other GPUs for
-   * heads wider than the fused kernel keeps in registers (the VAE's 512),
-   * when every head's rows can be viewed at an aligned offset */
+  /* as matrix products on cooperative matrices, and elsewhere for heads
+   * wider than the fused kernel runs (the VAE's 512), when every head's
+   * rows can be viewed at an aligned offset */
   if (!causal
-      && (coop_mode (ctx, q->dtype) != COOP_NONE
-          || (kern == KERNELS_SHARED && d > ATTENTION_FUSED_GPU_MAX_HEAD_DIM))
+      && (coop_mode (ctx, q->dtype) != COOP_NONE || d > ATTENTION_FUSED_MAX_HEAD_DIM)
       && (uint64_t) d * df_dtype_size (q->dtype)
              % MAX (df_context_get_info (ctx)->min_storage_buffer_offset_alignment, 4) == 0)
     return attention_products (cmd, out, q, k, v, heads, scale, error);

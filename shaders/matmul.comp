@@ -44,8 +44,10 @@
 #endif
 #if DF_F16 && defined(DF_A_F32) && DF_A_F32
 #define A_T float
+#define A4_T vec4
 #else
 #define A_T STORE_T
+#define A4_T VEC4_STORE_T
 #endif
 
 DF_WORKGROUP_LAYOUT;
@@ -57,7 +59,7 @@ layout(constant_id = 4) const uint TN = 4;
 layout(push_constant) uniform Push { DF_PUSH_MATMUL } p;
 layout(std430, binding = 0) writeonly buffer Y { Y_T y[]; };
 #if DF_VEC4
-layout(std430, binding = 1) readonly buffer A { VEC4_STORE_T a[]; };
+layout(std430, binding = 1) readonly buffer A { A4_T a[]; };
 layout(std430, binding = 2) readonly buffer B { VEC4_STORE_T b[]; };
 #else
 layout(std430, binding = 1) readonly buffer A { A_T a[]; };

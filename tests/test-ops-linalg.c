@@ -349,6 +349,9 @@ test_attention (gconstpointer data)
   /* the VAE's mid-block: one head of 512, a few keys and several dozen */
   check_attention (dtype, 1, 1, 512, 13, 11, 1.0f / sqrtf (512), FALSE);
   check_attention (dtype, 1, 1, 512, 13, 40, 1.0f / sqrtf (512), FALSE);
+  /* and hundreds of keys (the fused kernel's loops over 512 elements per
+   * key outran lavapipe's 65535 loop iterations past 64 keys) */
+  check_attention (dtype, 1, 1, 512, 5, 300, 1.0f / sqrtf (512), FALSE);
   /* many keys for the wide heads (several query rows per invocation) */
   check_attention (dtype, 1, 2, 160, 19, 100, 1.0f / sqrtf (160), FALSE);
   /* CLIP: causal self-attention, D = 64 */
