@@ -537,6 +537,11 @@ df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
  * are matrix products. */
 #define ATTENTION_FUSED_MAX_HEAD_DIM 160
 
+/* Most keys the CPU kernels take: lavapipe ends an invocation's loops
+ * after 65535 iterations, and the fused kernel's key loop went wrong at
+ * 70000 keys (a 2048² picture); 32768 is a 1448² picture. */
+#define ATTENTION_CPU_MAX_KEYS 32768
+
 /* Scores of the matrix-product attention held at once, at most. */
 #define ATTENTION_SCORE_BYTES ((uint64_t) 32 << 20)
 
@@ -672,6 +677,13 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
 
   ctx = df_cmd_get_context (cmd);
   kern = kernels (ctx);
+  if (kern == KERNELS_CPU && lk > ATTENTION_CPU_MAX_KEYS)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "attention: %" G_GINT64_FORMAT " keys are more than a CPU device runs "
+                   "correctly (%d); use a smaller picture", lk, ATTENTION_CPU_MAX_KEYS);
+      return FALSE;
+    }
   /* as matrix products on cooperative matrices, and elsewhere for heads
    * wider than the fused kernel runs (the VAE's 512), when every head's
    * rows can be viewed at an aligned offset */
