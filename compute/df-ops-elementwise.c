@@ -53,13 +53,22 @@ wg_elementwise (DfContext *ctx)
   return wg_limit (ctx, df_context_get_info (ctx)->type == DF_DEVICE_CPU ? 64 : 256);
 }
 
+/* Workgroup of the row and group reductions over @items (vec4s or
+ * elements) each.  On CPU devices 32, more only for huge groups: each
+ * invocation loops over items / wg of them in up to three passes, and
+ * lavapipe ends an invocation's loops after 65535 iterations in all (a
+ * VAE group at 1024² is 2^20 vec4s). */
 static uint32_t
 wg_norm (DfContext *ctx, int64_t items)
 {
   uint32_t wg = 32;
 
   if (df_context_get_info (ctx)->type == DF_DEVICE_CPU)
-    return wg;
+    {
+      while (wg < 1024 && items / wg > 8192)
+        wg *= 2;
+      return wg_limit (ctx, wg);
+    }
   while (wg < 256 && wg < items)
     wg *= 2;
   return wg_limit (ctx, wg);

@@ -144,6 +144,9 @@ test_group_norm (gconstpointer data)
   /* 40960-element groups, as 320 channels at 64×64 in 32 groups */
   check_group_norm (dtype, 4, (int64_t[]){ 1, 20, 64, 64 }, 2, 1e-6f, TRUE, -1, 2);
   check_group_norm (dtype, 4, (int64_t[]){ 1, 10, 63, 65 }, 1, 1e-6f, FALSE, -1, 2);
+  /* one group of 2^22 + elements (a VAE group at 1024²): more loop
+   * iterations than lavapipe runs per invocation at 32 invocations */
+  check_group_norm (dtype, 4, (int64_t[]){ 1, 4, 1024, 1032 }, 1, 1e-6f, TRUE, -1, 2);
 }
 
 /* ------------------------------------------------------------------------
