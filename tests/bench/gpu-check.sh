@@ -80,6 +80,7 @@ run_test ops-linalg gpu
 run_test ops-linalg coop -p /ops-linalg/linear/f16 -p /ops-linalg/matmul/f16 \
   -p /ops-linalg/conv2d/f16 -p /ops-linalg/attention/f16 -p /ops-linalg/kernels
 run_test networks coop -p /networks/sd1/f16 -p /networks/sd1-inpaint/f16 -p /networks/sd2/f16
+run_test pipeline coop
 echo "tests: $passed passed, $failed failed"
 
 if [ "${QUICK:-0}" = 1 ]; then size=64; steps=2; reps=1; only="--only linear"
