@@ -30,7 +30,8 @@ DF_PUSH_STRUCT (DfPushAttention, DF_PUSH_ATTENTION);
  * register tiles.
  *
  * On GPUs with cooperative matrices (VK_NV_cooperative_matrix), fp16
- * matmul and conv2d run on the matrix units instead (gemm_coop.glsl);
+ * matmul and conv2d run on the matrix units instead (gemm_coop.glsl), and
+ * attention as matrix products on them (attention_products);
  * DIFFUSE_KERNELS=gpu keeps them on the shared-memory kernels, and
  * DIFFUSE_KERNELS=coop asks for them on any device with fp16 arithmetic,
  * emulated where the extension is missing (how lavapipe tests them). */
