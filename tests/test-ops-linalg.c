@@ -295,6 +295,12 @@ test_conv2d (gconstpointer data)
   check_conv2d_res (dtype, 2, 5, 7, 12, 19, 3, 1, 1, TRUE, RES_IN_PLACE);
   check_conv2d_res (dtype, 1, 8, 5, 12, 18, 1, 1, 0, FALSE, RES_TENSOR);
   check_conv2d_res (dtype, 2, 16, 2, 2, 24, 3, 1, 1, TRUE, RES_IN_PLACE);
+  /* images of up to 16 pixels whose C·k·k is a multiple of 4: im2col and
+   * a linear layer on CPU devices, with stride 2 and the residual too */
+  check_conv2d (dtype, 2, 8, 4, 4, 12, 3, 1, 1, TRUE);
+  check_conv2d (dtype, 1, 8, 7, 7, 5, 3, 2, 1, FALSE);
+  check_conv2d_res (dtype, 2, 12, 4, 4, 20, 3, 1, 1, TRUE, RES_IN_PLACE);
+  check_conv2d_res (dtype, 2, 4, 3, 5, 6, 1, 1, 0, FALSE, RES_TENSOR);
   /* the UNet's innermost images: 1×1 (only the centre tap inside) and 1×2 */
   check_conv2d (dtype, 2, 16, 1, 1, 24, 3, 1, 1, TRUE);
   check_conv2d (dtype, 1, 9, 1, 2, 11, 3, 1, 1, FALSE);
