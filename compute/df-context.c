@@ -189,46 +189,49 @@ compute_queue_family (VkPhysicalDevice pd, uint32_t *timestamp_bits)
   return best;
 }
 
-/* The optional features the engine queries and enables, chained. */
+/* The optional features the engine queries and enables, chained; the
+ * cooperative-matrix ones (and the Vulkan memory model their kernels
+ * declare) only with @coop, on a Vulkan 1.2 device that has
+ * VK_NV_cooperative_matrix. */
 typedef struct
 {
   VkPhysicalDeviceShaderFloat16Int8Features f16;
   VkPhysicalDevice16BitStorageFeatures storage16;
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coop;
+  VkPhysicalDeviceVulkanMemoryModelFeatures model;
   VkPhysicalDeviceFeatures2 features;
 } FeatureChain;
 
 static void
-feature_chain_init (FeatureChain *c)
+feature_chain_init (FeatureChain *c, gboolean coop)
 {
   *c = (FeatureChain){
     .f16 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES },
     .storage16 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES },
+    .coop = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV },
+    .model = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES },
     .features = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2 },
   };
   c->storage16.pNext = &c->f16;
   c->features.pNext = &c->storage16;
+  if (coop)
+    {
+      c->coop.pNext = c->features.pNext;
+      c->model.pNext = &c->coop;
+      c->features.pNext = &c->model;
+    }
 }
 
-/* VK_NV_cooperative_matrix as the engine's kernels use it: the feature,
- * the Vulkan memory model their SPIR-V declares, compute shaders, and the
- * 16×16×16 shape with fp16 A and B and fp32 C and D at subgroup scope. */
+/* VK_NV_cooperative_matrix as the engine's kernels use it: the features
+ * (queried in @chain: the matrices and the Vulkan memory model their SPIR-V
+ * declares), compute shaders, and the 16×16×16 shape with fp16 A and B and
+ * fp32 C and D at subgroup scope. */
 static gboolean
-probe_cooperative_matrix_nv (VkInstance instance, VkPhysicalDevice pd, uint32_t api_version)
+probe_cooperative_matrix_nv (VkInstance instance, VkPhysicalDevice pd, const FeatureChain *chain)
 {
   PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get_shapes =
       (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) vkGetInstanceProcAddr (
           instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
-  VkPhysicalDeviceCooperativeMatrixFeaturesNV coop = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
-  };
-  VkPhysicalDeviceVulkanMemoryModelFeatures model = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES,
-    .pNext = &coop,
-  };
-  VkPhysicalDeviceFeatures2 features = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
-    .pNext = &model,
-  };
   VkPhysicalDeviceCooperativeMatrixPropertiesNV stages = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV,
   };
@@ -239,11 +242,10 @@ probe_cooperative_matrix_nv (VkInstance instance, VkPhysicalDevice pd, uint32_t 
   uint32_t n = 0;
   g_autofree VkCooperativeMatrixPropertiesNV *shapes = NULL;
 
-  if (api_version < VK_API_VERSION_1_2 || get_shapes == NULL)
+  if (get_shapes == NULL)
     return FALSE;
-  vkGetPhysicalDeviceFeatures2 (pd, &features);
   vkGetPhysicalDeviceProperties2 (pd, &props);
-  if (!coop.cooperativeMatrix || !model.vulkanMemoryModel
+  if (!chain->coop.cooperativeMatrix || !chain->model.vulkanMemoryModel
       || !(stages.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT))
     return FALSE;
   if (get_shapes (pd, &n, NULL) != VK_SUCCESS || n == 0)
@@ -280,6 +282,7 @@ probe_device (VkInstance instance, VkPhysicalDevice pd, DfDeviceInfo *info)
     .pNext = &subgroup,
   };
   FeatureChain chain;
+  gboolean coop;
   VkPhysicalDeviceMemoryBudgetPropertiesEXT budget = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT,
   };
@@ -294,8 +297,10 @@ probe_device (VkInstance instance, VkPhysicalDevice pd, DfDeviceInfo *info)
   exts = g_new0 (VkExtensionProperties, MAX (n_ext, 1));
   vkEnumerateDeviceExtensionProperties (pd, NULL, &n_ext, exts);
 
-  feature_chain_init (&chain);
   vkGetPhysicalDeviceProperties2 (pd, &props);
+  coop = has_extension (exts, n_ext, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)
+         && props.properties.apiVersion >= VK_API_VERSION_1_2;
+  feature_chain_init (&chain, coop);
   vkGetPhysicalDeviceFeatures2 (pd, &chain.features);
 
   g_strlcpy (info->name, props.properties.deviceName, sizeof info->name);
@@ -310,10 +315,8 @@ probe_device (VkInstance instance, VkPhysicalDevice pd, DfDeviceInfo *info)
   info->fp16_arithmetic = chain.f16.shaderFloat16;
   info->storage_16bit = chain.storage16.storageBuffer16BitAccess;
   info->cooperative_matrix = has_extension (exts, n_ext, DF_VK_COOPERATIVE_MATRIX_NAME);
-  info->cooperative_matrix_nv =
-      has_extension (exts, n_ext, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)
-      && info->fp16_arithmetic && info->storage_16bit
-      && probe_cooperative_matrix_nv (instance, pd, info->api_version);
+  info->cooperative_matrix_nv = coop && info->fp16_arithmetic && info->storage_16bit
+                                && probe_cooperative_matrix_nv (instance, pd, &chain);
   info->push_descriptor = has_extension (exts, n_ext, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   info->memory_budget = has_extension (exts, n_ext, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
   info->subgroup_size = subgroup.subgroupSize;
@@ -574,15 +577,6 @@ df_context_new (const char *selector, GError **error)
     .queueCount = 1,
     .pQueuePriorities = &priority,
   };
-  VkPhysicalDeviceCooperativeMatrixFeaturesNV coop = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
-    .cooperativeMatrix = VK_TRUE,
-  };
-  VkPhysicalDeviceVulkanMemoryModelFeatures model = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES,
-    .pNext = &coop,
-    .vulkanMemoryModel = VK_TRUE,
-  };
   const char *extensions[3];
   uint32_t n_extensions = 0;
   VkDeviceCreateInfo device_info = {
@@ -615,19 +609,16 @@ df_context_new (const char *selector, GError **error)
   ctx->queue_family = (uint32_t) compute_queue_family (ctx->physical, NULL);
 
   /* enable only what the probe found */
-  feature_chain_init (&chain);
+  feature_chain_init (&chain, ctx->info.cooperative_matrix_nv);
   chain.storage16.storageBuffer16BitAccess = ctx->info.storage_16bit;
   chain.f16.shaderFloat16 = ctx->info.fp16_arithmetic;
+  chain.coop.cooperativeMatrix = ctx->info.cooperative_matrix_nv;
+  chain.model.vulkanMemoryModel = ctx->info.cooperative_matrix_nv;
   extensions[n_extensions++] = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
   if (ctx->info.memory_budget)
     extensions[n_extensions++] = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
   if (ctx->info.cooperative_matrix_nv)
-    {
-      /* the cooperative-matrix kernels' extension and memory model */
-      extensions[n_extensions++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
-      coop.pNext = chain.features.pNext;
-      chain.features.pNext = &model;
-    }
+    extensions[n_extensions++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
   device_info.enabledExtensionCount = n_extensions;
   queue_info.queueFamilyIndex = ctx->queue_family;
 
