@@ -106,46 +106,33 @@ open_model_folder_activated (GtkWidget *widget, const char *name, GVariant *para
                               GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, NULL, NULL, model_chosen);
 }
 
-/* --- generation ---------------------------------------------------------------- */
+/* --- actions that call one window function ------------------------------------ */
+
+typedef void (*DiffuseWindowFunc) (DiffuseWindow *self);
+
+static const struct
+{
+  const char *name;
+  DiffuseWindowFunc func;
+} window_actions[] = {
+  { "win.generate", diffuse_window_generate },
+  { "win.cancel", diffuse_window_cancel },
+  { "win.open-image", diffuse_window_open_image },
+  { "win.paste", diffuse_window_paste },
+  { "win.reset-settings", diffuse_window_apply_defaults },
+  { "win.download-model", diffuse_window_download_model },
+  { "win.download-cancel", diffuse_window_download_cancel },
+};
 
 static void
-generate_activated (GtkWidget *widget, const char *name, GVariant *parameter)
+window_action_activated (GtkWidget *widget, const char *name, GVariant *parameter)
 {
-  diffuse_window_generate (DIFFUSE_WINDOW (widget));
-}
-
-static void
-cancel_activated (GtkWidget *widget, const char *name, GVariant *parameter)
-{
-  diffuse_window_cancel (DIFFUSE_WINDOW (widget));
-}
-
-/* --- start images ----------------------------------------------------------------- */
-
-static void
-open_image_activated (GtkWidget *widget, const char *name, GVariant *parameter)
-{
-  diffuse_window_open_image (DIFFUSE_WINDOW (widget));
-}
-
-static void
-paste_activated (GtkWidget *widget, const char *name, GVariant *parameter)
-{
-  diffuse_window_paste (DIFFUSE_WINDOW (widget));
-}
-
-/* --- downloads ------------------------------------------------------------------- */
-
-static void
-download_model_activated (GtkWidget *widget, const char *name, GVariant *parameter)
-{
-  diffuse_window_download_model (DIFFUSE_WINDOW (widget));
-}
-
-static void
-download_cancel_activated (GtkWidget *widget, const char *name, GVariant *parameter)
-{
-  diffuse_window_download_cancel (DIFFUSE_WINDOW (widget));
+  for (guint i = 0; i < G_N_ELEMENTS (window_actions); i++)
+    if (g_str_equal (name, window_actions[i].name))
+      {
+        window_actions[i].func (DIFFUSE_WINDOW (widget));
+        return;
+      }
 }
 
 /* --- small actions ---------------------------------------------------------------- */
@@ -171,12 +158,6 @@ size_preset_activated (GtkWidget *widget, const char *name, GVariant *parameter)
       gtk_spin_button_set_value (self->width_spin, width);
       gtk_spin_button_set_value (self->height_spin, height);
     }
-}
-
-static void
-reset_settings_activated (GtkWidget *widget, const char *name, GVariant *parameter)
-{
-  diffuse_window_apply_defaults (DIFFUSE_WINDOW (widget));
 }
 
 static void
@@ -254,28 +235,21 @@ diffuse_window_class_init_actions (GtkWidgetClass *widget_class)
     "win.zoom-original", "win.use-result", "win.remove-image",
   };
 
-  gtk_widget_class_install_action (widget_class, "win.generate", NULL, generate_activated);
-  gtk_widget_class_install_action (widget_class, "win.cancel", NULL, cancel_activated);
-  gtk_widget_class_install_action (widget_class, "win.open-image", NULL, open_image_activated);
+  for (guint i = 0; i < G_N_ELEMENTS (window_actions); i++)
+    gtk_widget_class_install_action (widget_class, window_actions[i].name, NULL,
+                                     window_action_activated);
   gtk_widget_class_install_action (widget_class, "win.open-settings", NULL,
                                    open_settings_activated);
   gtk_widget_class_install_action (widget_class, "win.open-model", NULL, open_model_activated);
   gtk_widget_class_install_action (widget_class, "win.open-model-folder", NULL,
                                    open_model_folder_activated);
-  gtk_widget_class_install_action (widget_class, "win.paste", NULL, paste_activated);
   gtk_widget_class_install_action (widget_class, "win.copy-seed", NULL, copy_seed_activated);
   gtk_widget_class_install_action (widget_class, "win.size-preset", "s", size_preset_activated);
-  gtk_widget_class_install_action (widget_class, "win.reset-settings", NULL,
-                                   reset_settings_activated);
   gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_activated);
   gtk_widget_class_install_action (widget_class, "win.error-details", "s",
                                    error_details_activated);
   gtk_widget_class_install_action (widget_class, "win.reuse-from-file", "s", reuse_from_toast);
   gtk_widget_class_install_action (widget_class, "win.extend", "s", extend_activated);
-  gtk_widget_class_install_action (widget_class, "win.download-model", NULL,
-                                   download_model_activated);
-  gtk_widget_class_install_action (widget_class, "win.download-cancel", NULL,
-                                   download_cancel_activated);
   for (guint i = 0; i < G_N_ELEMENTS (mask_actions); i++)
     gtk_widget_class_install_action (widget_class, mask_actions[i], NULL, mask_action_activated);
 
