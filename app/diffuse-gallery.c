@@ -354,6 +354,26 @@ star_toggled (GtkToggleButton *button, DiffuseGallery *self)
     show_error (self, _("Could not change the favourites"), error);
 }
 
+/* A round on-screen button in the thumbnail's right-hand corner, at the
+ * top or the bottom (@valign), 6 pixels in from the edges; @label is its
+ * tooltip and its name for screen readers. */
+static void
+style_corner_button (GtkWidget *button, const char *label, GtkAlign valign)
+{
+  gtk_widget_set_tooltip_text (button, label);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL, label,
+                                  -1);
+  gtk_widget_set_halign (button, GTK_ALIGN_END);
+  gtk_widget_set_valign (button, valign);
+  if (valign == GTK_ALIGN_START)
+    gtk_widget_set_margin_top (button, 6);
+  else
+    gtk_widget_set_margin_bottom (button, 6);
+  gtk_widget_set_margin_end (button, 6);
+  gtk_widget_add_css_class (button, "osd");
+  gtk_widget_add_css_class (button, "circular");
+}
+
 static void
 setup_item (GtkSignalListItemFactory *factory, GtkListItem *item, DiffuseGallery *self)
 {
@@ -370,28 +390,12 @@ setup_item (GtkSignalListItemFactory *factory, GtkListItem *item, DiffuseGallery
   gtk_overlay_set_child (GTK_OVERLAY (overlay), picture);
 
   gtk_button_set_icon_name (GTK_BUTTON (star), "non-starred-symbolic");
-  gtk_widget_set_tooltip_text (star, _("Favourite"));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (star), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  _("Favourite"), -1);
-  gtk_widget_set_halign (star, GTK_ALIGN_END);
-  gtk_widget_set_valign (star, GTK_ALIGN_START);
-  gtk_widget_set_margin_top (star, 6);
-  gtk_widget_set_margin_end (star, 6);
-  gtk_widget_add_css_class (star, "osd");
-  gtk_widget_add_css_class (star, "circular");
+  style_corner_button (star, _("Favourite"), GTK_ALIGN_START);
   g_signal_connect (star, "toggled", G_CALLBACK (star_toggled), self);
   gtk_overlay_add_overlay (GTK_OVERLAY (overlay), star);
 
   gtk_menu_button_set_icon_name (GTK_MENU_BUTTON (menu), "view-more-symbolic");
-  gtk_widget_set_tooltip_text (menu, _("Picture Menu"));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (menu), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  _("Picture Menu"), -1);
-  gtk_widget_set_halign (menu, GTK_ALIGN_END);
-  gtk_widget_set_valign (menu, GTK_ALIGN_END);
-  gtk_widget_set_margin_bottom (menu, 6);
-  gtk_widget_set_margin_end (menu, 6);
-  gtk_widget_add_css_class (menu, "osd");
-  gtk_widget_add_css_class (menu, "circular");
+  style_corner_button (menu, _("Picture Menu"), GTK_ALIGN_END);
   gtk_overlay_add_overlay (GTK_OVERLAY (overlay), menu);
 
   g_object_set_data (G_OBJECT (overlay), "picture", picture);
