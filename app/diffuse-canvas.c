@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "diffuse-canvas.h"
+#include "diffuse-texture.h"
 
 /* How many steps undo remembers. */
 #define UNDO_LIMIT 32
@@ -86,16 +87,6 @@ undo_step_free (gpointer data)
   g_free (step->mask);
   df_image_free (step->image);
   g_free (step);
-}
-
-static GdkTexture *
-texture_from_image (const DfImage *image)
-{
-  g_autoptr (GBytes) bytes = g_bytes_new (image->pixels, image->stride * (size_t) image->height);
-
-  return gdk_memory_texture_new (image->width, image->height,
-                                 image->channels == 4 ? GDK_MEMORY_R8G8B8A8 : GDK_MEMORY_R8G8B8,
-                                 bytes, image->stride);
 }
 
 /* The overlay: the mask colour with the mask as alpha, premultiplied. */
@@ -178,7 +169,7 @@ diffuse_canvas_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 
   texture = self->preview != NULL ? &self->preview_texture : &self->image_texture;
   if (*texture == NULL)
-    *texture = texture_from_image (image);
+    *texture = diffuse_texture_new_for_image (image);
   gtk_snapshot_append_texture (snapshot, *texture, &bounds);
 
   if (self->preview == NULL && self->mask != NULL && self->show_mask)

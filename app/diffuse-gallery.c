@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 
 #include "diffuse-gallery.h"
+#include "diffuse-texture.h"
 
 #define THUMBNAIL_SIZE 176
 #define HISTORY_FOLDER "History"
@@ -296,7 +297,6 @@ thumbnail_ready (GObject *source, GAsyncResult *result, gpointer user_data)
   DiffuseGallery *self = DIFFUSE_GALLERY (source);
   g_autoptr (DfImage) image = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) bytes = NULL;
   g_autoptr (GdkTexture) texture = NULL;
   const char *key = g_object_get_data (G_OBJECT (result), "key");
 
@@ -307,11 +307,7 @@ thumbnail_ready (GObject *source, GAsyncResult *result, gpointer user_data)
         g_debug ("No thumbnail: %s", error->message);
       return;
     }
-  bytes = g_bytes_new (image->pixels, image->stride * (size_t) image->height);
-  texture = gdk_memory_texture_new (image->width, image->height,
-                                    image->channels == 4 ? GDK_MEMORY_R8G8B8A8
-                                                         : GDK_MEMORY_R8G8B8,
-                                    bytes, image->stride);
+  texture = diffuse_texture_new_for_image (image);
   g_hash_table_replace (self->thumbnails, g_strdup (key), g_object_ref (texture));
   /* The item may show another file by now. */
   if (g_strcmp0 (g_object_get_data (G_OBJECT (picture), "key"), key) == 0)

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "diffuse-window-private.h"
+#include "diffuse-texture.h"
 
 gboolean
 diffuse_window_get_generating (DiffuseWindow *self)
@@ -95,16 +96,6 @@ diffuse_window_get_frames (DiffuseWindow *self)
   return self->frames;
 }
 
-static GdkTexture *
-texture_from_image (const DfImage *image)
-{
-  g_autoptr (GBytes) bytes = g_bytes_new (image->pixels, image->stride * (size_t) image->height);
-
-  return gdk_memory_texture_new (image->width, image->height,
-                                 image->channels == 4 ? GDK_MEMORY_R8G8B8A8 : GDK_MEMORY_R8G8B8,
-                                 bytes, image->stride);
-}
-
 /* A frame of the strip was clicked: it becomes the picture shown. */
 static void
 frame_clicked (GtkButton *button, DiffuseWindow *self)
@@ -134,7 +125,8 @@ show_frames (DiffuseWindow *self, GPtrArray *frames)
   self->frames = g_ptr_array_ref (frames);
   for (guint i = 0; i < frames->len; i++)
     {
-      g_autoptr (GdkTexture) texture = texture_from_image (g_ptr_array_index (frames, i));
+      g_autoptr (GdkTexture) texture =
+          diffuse_texture_new_for_image (g_ptr_array_index (frames, i));
       g_autofree char *name = g_strdup_printf (_("Frame %u of %u"), i + 1, frames->len);
       GtkWidget *picture = gtk_picture_new_for_paintable (GDK_PAINTABLE (texture));
       GtkWidget *button = gtk_button_new ();
