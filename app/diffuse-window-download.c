@@ -123,13 +123,7 @@ download_done (GObject *source, GAsyncResult *result, gpointer user_data)
       gboolean blocking;
       const char *title = describe_download_error (error, &blocking);
 
-      if (blocking)
-        {
-          g_warning ("%s: %s", title, error->message);
-          diffuse_window_show_error_dialog (self, title, error->message);
-        }
-      else
-        diffuse_window_show_error_toast (self, title, error);
+      diffuse_window_show_error (self, title, blocking, error);
     }
 }
 

@@ -94,6 +94,9 @@ void diffuse_window_show_error_dialog (DiffuseWindow *self, const char *heading,
                                        const char *details);
 void diffuse_window_show_error_toast (DiffuseWindow *self, const char *title,
                                       const GError *error);
+/* A dialog when @blocking (the error stops the task), else a toast. */
+void diffuse_window_show_error (DiffuseWindow *self, const char *title, gboolean blocking,
+                                const GError *error);
 void diffuse_window_show_engine_error (DiffuseWindow *self, const GError *error);
 void diffuse_window_show_toast (DiffuseWindow *self, const char *title);
 char *diffuse_window_buffer_text (GtkTextView *view);

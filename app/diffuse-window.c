@@ -83,12 +83,12 @@ describe_error (const GError *error, gboolean *blocking)
   return _("Something went wrong");
 }
 
+/* A dialog when the error stops the task (@blocking), else a toast;
+ * either way the details are logged. */
 void
-diffuse_window_show_engine_error (DiffuseWindow *self, const GError *error)
+diffuse_window_show_error (DiffuseWindow *self, const char *title, gboolean blocking,
+                           const GError *error)
 {
-  gboolean blocking;
-  const char *title = describe_error (error, &blocking);
-
   if (blocking)
     {
       g_warning ("%s: %s", title, error->message);
@@ -96,6 +96,15 @@ diffuse_window_show_engine_error (DiffuseWindow *self, const GError *error)
     }
   else
     diffuse_window_show_error_toast (self, title, error);
+}
+
+void
+diffuse_window_show_engine_error (DiffuseWindow *self, const GError *error)
+{
+  gboolean blocking;
+  const char *title = describe_error (error, &blocking);
+
+  diffuse_window_show_error (self, title, blocking, error);
 }
 
 /* --- settings ------------------------------------------------------------------ */
