@@ -2,11 +2,11 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
-#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "diffuse-cli.h"
+#include "diffuse-locale.h"
 
 typedef struct
 {
@@ -56,14 +56,7 @@ usage (FILE *out)
 int
 main (int argc, char **argv)
 {
-  const char *localedir;
-
-  setlocale (LC_ALL, "");
-  /* DIFFUSE_LOCALEDIR lets tests use the translations of a DESTDIR install. */
-  localedir = g_getenv ("DIFFUSE_LOCALEDIR");
-  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  diffuse_init_locale ();
 
   if (argc < 2)
     {
