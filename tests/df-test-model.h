@@ -590,3 +590,25 @@ test_tmpdir_remove (const char *path)
   else
     g_unlink (path);
 }
+
+/* Writes each malformed file of test_bad_cases to NAME.safetensors in a
+ * temporary folder and calls @check with the case, its bytes, the path
+ * and the file name; removes the folder after the last. */
+static inline void
+test_bad_cases_foreach (void (*check) (const TestBadCase *c, GBytes *bytes, const char *path,
+                                       const char *file))
+{
+  g_autofree char *dir = test_tmpdir ();
+
+  for (size_t i = 0; i < G_N_ELEMENTS (test_bad_cases); i++)
+    {
+      const TestBadCase *c = &test_bad_cases[i];
+      g_autoptr (GBytes) bytes = test_bad_case_bytes (c);
+      g_autofree char *file = g_strdup_printf ("%s.safetensors", c->name);
+      g_autofree char *path = g_build_filename (dir, file, NULL);
+
+      test_write_bytes (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+      check (c, bytes, path, file);
+    }
+  test_tmpdir_remove (dir);
+}

@@ -117,27 +117,22 @@ test_cli_inspect_models (void)
 }
 
 static void
+check_malformed (const TestBadCase *c, GBytes *bytes, const char *path, const char *file)
+{
+  g_auto (Run) r = { 0 };
+
+  run_cli (&r, path, NULL);
+  /* the CLI opens files as models: an I64 tensor passes the reader and
+   * the file is then not a Stable Diffusion checkpoint */
+  assert_refused (&r, c->name,
+                  c->code == DF_ERROR_UNSUPPORTED_MODEL ? "not a Stable Diffusion" : c->phrase);
+  g_assert_nonnull (strstr (r.err, file));
+}
+
+static void
 test_cli_inspect_malformed (void)
 {
-  g_autofree char *dir = test_tmpdir ();
-
-  for (size_t i = 0; i < G_N_ELEMENTS (test_bad_cases); i++)
-    {
-      const TestBadCase *c = &test_bad_cases[i];
-      g_autoptr (GBytes) bytes = test_bad_case_bytes (c);
-      g_autofree char *file = g_strdup_printf ("%s.safetensors", c->name);
-      g_autofree char *path = g_build_filename (dir, file, NULL);
-      g_auto (Run) r = { 0 };
-
-      test_write_bytes (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-      run_cli (&r, path, NULL);
-      /* the CLI opens files as models: an I64 tensor passes the reader and
-       * the file is then not a Stable Diffusion checkpoint */
-      assert_refused (&r, c->name,
-                      c->code == DF_ERROR_UNSUPPORTED_MODEL ? "not a Stable Diffusion" : c->phrase);
-      g_assert_nonnull (strstr (r.err, file));
-    }
-  test_tmpdir_remove (dir);
+  test_bad_cases_foreach (check_malformed);
 }
 
 static void

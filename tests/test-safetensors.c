@@ -124,37 +124,32 @@ test_safetensors_other_dtypes (void)
 /* Every malformed file is refused, from a file and from memory, with the
  * file named and the reason stated. */
 static void
+check_malformed (const TestBadCase *c, GBytes *bytes, const char *path, const char *file)
+{
+  g_autoptr (GError) error = NULL;
+  DfSafetensors *st;
+
+  if (g_test_verbose ())
+    g_test_message ("case %s", c->name);
+  st = df_safetensors_open (path, &error);
+  if (st != NULL)
+    g_error ("%s: accepted", c->name);
+  if (error->code != (int) c->code || strstr (error->message, c->phrase) == NULL
+      || strstr (error->message, file) == NULL)
+    g_error ("%s: wrong error %d “%s” (want %d with “%s”)", c->name, error->code,
+             error->message, c->code, c->phrase);
+  g_assert_true (g_error_matches (error, DF_ERROR, c->code));
+  g_clear_error (&error);
+
+  st = df_safetensors_open_bytes (bytes, c->name, DF_SAFETENSORS_DEFAULT, &error);
+  g_assert_null (st);
+  g_assert_true (g_error_matches (error, DF_ERROR, c->code));
+}
+
+static void
 test_safetensors_malformed (void)
 {
-  g_autofree char *dir = test_tmpdir ();
-
-  for (size_t i = 0; i < G_N_ELEMENTS (test_bad_cases); i++)
-    {
-      const TestBadCase *c = &test_bad_cases[i];
-      g_autoptr (GBytes) bytes = test_bad_case_bytes (c);
-      g_autofree char *file = g_strdup_printf ("%s.safetensors", c->name);
-      g_autofree char *path = g_build_filename (dir, file, NULL);
-      g_autoptr (GError) error = NULL;
-      DfSafetensors *st;
-
-      if (g_test_verbose ())
-        g_test_message ("case %s", c->name);
-      test_write_bytes (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-      st = df_safetensors_open (path, &error);
-      if (st != NULL)
-        g_error ("%s: accepted", c->name);
-      if (error->code != (int) c->code || strstr (error->message, c->phrase) == NULL
-          || strstr (error->message, file) == NULL)
-        g_error ("%s: wrong error %d “%s” (want %d with “%s”)", c->name, error->code,
-                 error->message, c->code, c->phrase);
-      g_assert_true (g_error_matches (error, DF_ERROR, c->code));
-      g_clear_error (&error);
-
-      st = df_safetensors_open_bytes (bytes, c->name, DF_SAFETENSORS_DEFAULT, &error);
-      g_assert_null (st);
-      g_assert_true (g_error_matches (error, DF_ERROR, c->code));
-    }
-  test_tmpdir_remove (dir);
+  test_bad_cases_foreach (check_malformed);
 }
 
 /* Valid corner cases that must be accepted. */
