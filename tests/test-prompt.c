@@ -161,13 +161,22 @@ chunk_at (GArray *chunks, guint i)
   return &g_array_index (chunks, DfPromptChunk, i);
 }
 
+/* The chunks of @text (padded with EOS), which must be @n_chunks. */
+static GArray *
+encode (const char *text, guint n_chunks)
+{
+  GArray *chunks = df_tokenizer_encode_prompt (get_tok (), text, -1);
+
+  g_assert_cmpuint (chunks->len, ==, n_chunks);
+  return chunks;
+}
+
 static void
 test_prompt_encode_weights (void)
 {
   g_autoptr (GArray) chunks = NULL;
 
-  chunks = df_tokenizer_encode_prompt (get_tok (), "a (cat:1.3) [dog]", -1);
-  g_assert_cmpuint (chunks->len, ==, 1);
+  chunks = encode ("a (cat:1.3) [dog]", 1);
   check_chunk (chunk_at (chunks, 0), (const int32_t[]) { 320, 2368, 1929 },
                (const float[]) { 1.0f, 1.3f, (float) (1 / 1.1) }, 3, 49407);
   g_array_unref (chunks);
@@ -185,8 +194,7 @@ test_prompt_encode_weights (void)
   g_array_unref (chunks);
 
   /* an empty prompt is one chunk of BOS, EOS and padding */
-  chunks = df_tokenizer_encode_prompt (get_tok (), "", -1);
-  g_assert_cmpuint (chunks->len, ==, 1);
+  chunks = encode ("", 1);
   check_chunk (chunk_at (chunks, 0), NULL, NULL, 0, 49407);
 }
 
@@ -196,15 +204,13 @@ test_prompt_encode_break (void)
   g_autoptr (GArray) chunks = NULL;
   const float one = 1.0f;
 
-  chunks = df_tokenizer_encode_prompt (get_tok (), "a BREAK cat", -1);
-  g_assert_cmpuint (chunks->len, ==, 2);
+  chunks = encode ("a BREAK cat", 2);
   check_chunk (chunk_at (chunks, 0), (const int32_t[]) { 320 }, &one, 1, 49407);
   check_chunk (chunk_at (chunks, 1), (const int32_t[]) { 2368 }, &one, 1, 49407);
   g_array_unref (chunks);
 
   /* a leading BREAK leaves an empty first chunk; a trailing one adds none */
-  chunks = df_tokenizer_encode_prompt (get_tok (), "BREAK a BREAK", -1);
-  g_assert_cmpuint (chunks->len, ==, 2);
+  chunks = encode ("BREAK a BREAK", 2);
   check_chunk (chunk_at (chunks, 0), NULL, NULL, 0, 49407);
   check_chunk (chunk_at (chunks, 1), (const int32_t[]) { 320 }, &one, 1, 49407);
 }
@@ -230,8 +236,7 @@ test_prompt_encode_long (void)
   /* 100 tokens, no comma: 75 + 25 */
   for (int i = 0; i < 100; i++)
     g_string_append (s, "a ");
-  chunks = df_tokenizer_encode_prompt (get_tok (), s->str, -1);
-  g_assert_cmpuint (chunks->len, ==, 2);
+  chunks = encode (s->str, 2);
   fill (ids, w, 0, 75, 320, 1.0f);
   check_chunk (chunk_at (chunks, 0), ids, w, 75, 49407);
   check_chunk (chunk_at (chunks, 1), ids, w, 25, 49407);
@@ -239,8 +244,7 @@ test_prompt_encode_long (void)
 
   /* exactly 75 tokens fill one chunk with no padding */
   g_string_truncate (s, 75 * 2);
-  chunks = df_tokenizer_encode_prompt (get_tok (), s->str, -1);
-  g_assert_cmpuint (chunks->len, ==, 1);
+  chunks = encode (s->str, 1);
   check_chunk (chunk_at (chunks, 0), ids, w, 75, 49407);
   g_array_unref (g_steal_pointer (&chunks));
 
@@ -248,8 +252,7 @@ test_prompt_encode_long (void)
    * after it and all ten b move on with their weight */
   g_string_truncate (s, 70 * 2);
   g_string_append (s, ", (b b b b b b b b b b)");
-  chunks = df_tokenizer_encode_prompt (get_tok (), s->str, -1);
-  g_assert_cmpuint (chunks->len, ==, 2);
+  chunks = encode (s->str, 2);
   fill (ids, w, 70, 71, 267, 1.0f);
   check_chunk (chunk_at (chunks, 0), ids, w, 71, 49407);
   fill (ids, w, 0, 10, 321, 1.1f);
@@ -263,8 +266,7 @@ test_prompt_encode_long (void)
   g_string_append (s, ",");
   for (int i = 0; i < 40; i++)
     g_string_append (s, " b");
-  chunks = df_tokenizer_encode_prompt (get_tok (), s->str, -1);
-  g_assert_cmpuint (chunks->len, ==, 2);
+  chunks = encode (s->str, 2);
   fill (ids, w, 0, 50, 320, 1.0f);
   fill (ids, w, 50, 51, 267, 1.0f);
   fill (ids, w, 51, 75, 321, 1.0f);
@@ -277,8 +279,7 @@ test_prompt_encode_long (void)
   g_string_truncate (s, 0);
   for (int i = 0; i < 200; i++)
     g_string_append (s, "cat ");
-  chunks = df_tokenizer_encode_prompt (get_tok (), s->str, -1);
-  g_assert_cmpuint (chunks->len, ==, 3);
+  chunks = encode (s->str, 3);
   g_assert_cmpint (chunk_at (chunks, 2)->n_tokens, ==, 50);
 }
 
