@@ -118,6 +118,47 @@ df_test_download (const DfTensor *t)
   return x;
 }
 
+float *
+df_test_read_tensor (DfSafetensors *st, const char *name, int *ndim, int64_t *shape)
+{
+  g_autoptr (GError) error = NULL;
+  const DfTensorInfo *info = df_safetensors_lookup (st, name);
+  float *data;
+
+  g_assert_nonnull (info);
+  data = g_new (float, df_tensor_info_numel (info));
+  g_assert_true (df_tensor_info_read_f32 (info, data, df_tensor_info_numel (info), &error));
+  g_assert_no_error (error);
+  if (ndim != NULL)
+    {
+      *ndim = info->ndim;
+      for (int i = 0; i < info->ndim; i++)
+        shape[i] = info->shape[i];
+    }
+  return data;
+}
+
+DfTensor *
+df_test_upload_tensor (DfContext *ctx, DfSafetensors *st, DfDType dtype, const char *name)
+{
+  int ndim;
+  int64_t shape[DF_FILE_MAX_DIMS];
+  g_autofree float *x = df_test_read_tensor (st, name, &ndim, shape);
+
+  return df_test_tensor (ctx, dtype, x, ndim, shape);
+}
+
+DfTensor *
+df_test_tensor_like (DfContext *ctx, DfSafetensors *st, DfDType dtype, const char *name,
+                     float **data)
+{
+  int ndim;
+  int64_t shape[DF_FILE_MAX_DIMS];
+
+  *data = df_test_read_tensor (st, name, &ndim, shape);
+  return df_test_tensor (ctx, dtype, NULL, ndim, shape);
+}
+
 char *
 df_test_data_path (const char *name)
 {

@@ -44,6 +44,17 @@ DfTensor *df_test_tensor (DfContext *ctx, DfDType dtype, const float *data, int 
 /* Downloads a tensor as fp32 into a new array. */
 float *df_test_download (const DfTensor *t);
 
+/* The tensor @name of @st (which must hold it) as fp32 host data; its
+ * shape into ndim and shape unless ndim is NULL. */
+float *df_test_read_tensor (DfSafetensors *st, const char *name, int *ndim, int64_t *shape);
+/* The tensor @name of @st on the device as @dtype. */
+DfTensor *df_test_upload_tensor (DfContext *ctx, DfSafetensors *st, DfDType dtype,
+                                 const char *name);
+/* A tensor of @dtype shaped like the tensor @name of @st, for an output to
+ * compare with it; its fp32 data into *data. */
+DfTensor *df_test_tensor_like (DfContext *ctx, DfSafetensors *st, DfDType dtype, const char *name,
+                               float **data);
+
 /* Path of a file under tests/data (DIFFUSE_TEST_DATA). */
 char *df_test_data_path (const char *name);
 

@@ -20,29 +20,13 @@ static DfSafetensors *golden_file;
 static float *
 golden (const char *name, int *ndim, int64_t *shape)
 {
-  g_autoptr (GError) error = NULL;
-  const DfTensorInfo *info = df_safetensors_lookup (golden_file, name);
-  float *data;
-
-  g_assert_nonnull (info);
-  data = g_new (float, df_tensor_info_numel (info));
-  g_assert_true (df_tensor_info_read_f32 (info, data, df_tensor_info_numel (info), &error));
-  if (ndim)
-    {
-      *ndim = info->ndim;
-      memcpy (shape, info->shape, sizeof (int64_t) * (size_t) info->ndim);
-    }
-  return data;
+  return df_test_read_tensor (golden_file, name, ndim, shape);
 }
 
 static DfTensor *
 upload_golden (DfContext *ctx, DfDType dtype, const char *name)
 {
-  int ndim;
-  int64_t shape[4];
-  g_autofree float *x = golden (name, &ndim, shape);
-
-  return df_test_tensor (ctx, dtype, x, ndim, shape);
+  return df_test_upload_tensor (ctx, golden_file, dtype, name);
 }
 
 /* "name<TAB>d0,d1,…" lines → hash name → shape string */
@@ -198,12 +182,9 @@ test_unet (void)
   g_autoptr (DfTensor) out = NULL;
   g_autofree float *want = NULL;
   g_autofree float *got = NULL;
-  int ndim;
-  int64_t shape[4];
 
   g_assert_no_error (error);
-  want = golden ("unet.out", &ndim, shape);
-  out = df_test_tensor (ctx, DF_DTYPE_F16, NULL, ndim, shape);
+  out = df_test_tensor_like (ctx, golden_file, DF_DTYPE_F16, "unet.out", &want);
   df_context_reset_peak (ctx);
   g_assert_true (df_unet_forward (unet, cmd, out, sample, t, context, &error));
   g_assert_no_error (error);
@@ -226,12 +207,9 @@ test_vae (void)
   g_autoptr (DfTensor) image = NULL;
   g_autofree float *want = NULL;
   g_autofree float *got = NULL;
-  int ndim;
-  int64_t shape[4];
 
   g_assert_no_error (error);
-  want = golden ("vae.decoded", &ndim, shape);
-  image = df_test_tensor (ctx, DF_DTYPE_F16, NULL, ndim, shape);
+  image = df_test_tensor_like (ctx, golden_file, DF_DTYPE_F16, "vae.decoded", &want);
   g_assert_true (df_vae_decode (vae, cmd, image, latent, &error));
   g_assert_no_error (error);
   g_assert_true (df_cmd_submit_wait (cmd, &error));
