@@ -23,28 +23,38 @@ tolerance (DfDType dtype)
   return dtype == DF_DTYPE_F16 ? 1e-2 : 1e-3;
 }
 
+/* What every test of one case opens: the model, its golden tensors and a
+ * command buffer to record into. */
 typedef struct
 {
+  DfContext *ctx;
+  DfDType dtype;
   DfModel *model;
   DfSafetensors *golden;
+  DfCmd *cmd;
 } Fixture;
 
 static void
-fixture_open (Fixture *f, const char *name)
+fixture_open (Fixture *f, const Case *c)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_strdup_printf ("%s/tiny/%s", g_getenv ("DIFFUSE_TEST_DATA"), name);
+  g_autofree char *dir = g_strdup_printf ("%s/tiny/%s", g_getenv ("DIFFUSE_TEST_DATA"), c->model);
   g_autofree char *golden = g_build_filename (dir, "golden.safetensors", NULL);
 
+  f->ctx = df_test_context ();
+  f->dtype = c->dtype;
   f->model = df_model_open_full (dir, DF_MODEL_OPEN_ANY_SIZE, &error);
   g_assert_no_error (error);
   f->golden = df_safetensors_open (golden, &error);
+  g_assert_no_error (error);
+  f->cmd = df_cmd_new (f->ctx, &error);
   g_assert_no_error (error);
 }
 
 static void
 fixture_close (Fixture *f)
 {
+  g_clear_pointer (&f->cmd, df_cmd_free);
   g_clear_pointer (&f->model, df_model_free);
   g_clear_pointer (&f->golden, df_safetensors_free);
 }
@@ -53,32 +63,17 @@ fixture_close (Fixture *f)
 static float *
 golden (Fixture *f, const char *name, int *ndim, int64_t *shape)
 {
-  g_autoptr (GError) error = NULL;
-  const DfTensorInfo *info = df_safetensors_lookup (f->golden, name);
-  float *data;
-
-  g_assert_nonnull (info);
-  data = g_new (float, df_tensor_info_numel (info));
-  g_assert_true (df_tensor_info_read_f32 (info, data, df_tensor_info_numel (info), &error));
-  g_assert_no_error (error);
-  if (ndim)
-    {
-      *ndim = info->ndim;
-      for (int i = 0; i < info->ndim; i++)
-        shape[i] = info->shape[i];
-    }
-  return data;
+  return df_test_read_tensor (f->golden, name, ndim, shape);
 }
 
 static void
 test_clip (gconstpointer data)
 {
   const Case *c = data;
-  DfContext *ctx = df_test_context ();
   g_autoptr (GError) error = NULL;
   Fixture f = { 0 };
   g_autoptr (DfClip) clip = NULL;
-  g_autoptr (DfCmd) cmd = NULL;
+  DfCmd *cmd;
   int ndim;
   int64_t shape[4];
   g_autofree float *ids_f = NULL;
@@ -88,10 +83,9 @@ test_clip (gconstpointer data)
   g_autofree float *got = NULL;
   int64_t n;
 
-  fixture_open (&f, c->model);
-  clip = df_clip_new (ctx, f.model, c->dtype, &error);
-  g_assert_no_error (error);
-  cmd = df_cmd_new (ctx, &error);
+  fixture_open (&f, c);
+  cmd = f.cmd;
+  clip = df_clip_new (f.ctx, f.model, c->dtype, &error);
   g_assert_no_error (error);
 
   ids_f = golden (&f, "clip.ids", &ndim, shape);
@@ -142,102 +136,98 @@ test_clip (gconstpointer data)
 }
 
 static DfTensor *
-upload_golden (Fixture *f, DfContext *ctx, DfDType dtype, const char *name)
+upload_golden (Fixture *f, DfDType dtype, const char *name)
 {
-  int ndim;
-  int64_t shape[4];
-  g_autofree float *x = golden (f, name, &ndim, shape);
+  return df_test_upload_tensor (f->ctx, f->golden, dtype, name);
+}
 
-  return df_test_tensor (ctx, dtype, x, ndim, shape);
+/* An output tensor of the case's dtype shaped like the golden tensor
+ * @name, whose data goes into *want. */
+static DfTensor *
+golden_output (Fixture *f, const char *name, float **want)
+{
+  return df_test_tensor_like (f->ctx, f->golden, f->dtype, name, want);
+}
+
+/* Runs what the fixture's command recorded and compares @out with @want
+ * to the case's tolerance. */
+static void
+submit_and_compare (Fixture *f, const DfTensor *out, const float *want)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree float *got = NULL;
+
+  g_assert_true (df_cmd_submit_wait (f->cmd, &error));
+  got = df_test_download (out);
+  df_test_assert_close (got, want, df_tensor_numel (out), tolerance (f->dtype));
 }
 
 static void
 test_unet (gconstpointer data)
 {
   const Case *c = data;
-  DfContext *ctx = df_test_context ();
   g_autoptr (GError) error = NULL;
   Fixture f = { 0 };
   g_autoptr (DfUNet) unet = NULL;
-  g_autoptr (DfCmd) cmd = NULL;
   g_autoptr (DfTensor) sample = NULL;
   g_autoptr (DfTensor) t = NULL;
   g_autoptr (DfTensor) context = NULL;
   g_autoptr (DfTensor) out = NULL;
   g_autofree float *want = NULL;
-  g_autofree float *got = NULL;
-  int ndim;
-  int64_t shape[4];
 
-  fixture_open (&f, c->model);
-  unet = df_unet_new (ctx, f.model, c->dtype, &error);
+  fixture_open (&f, c);
+  unet = df_unet_new (f.ctx, f.model, c->dtype, &error);
   g_assert_no_error (error);
-  cmd = df_cmd_new (ctx, &error);
-  g_assert_no_error (error);
-  sample = upload_golden (&f, ctx, c->dtype, "unet.sample");
-  t = upload_golden (&f, ctx, DF_DTYPE_F32, "unet.timestep");
-  context = upload_golden (&f, ctx, c->dtype, "unet.context");
-  want = golden (&f, "unet.out", &ndim, shape);
-  out = df_test_tensor (ctx, c->dtype, NULL, ndim, shape);
+  sample = upload_golden (&f, c->dtype, "unet.sample");
+  t = upload_golden (&f, DF_DTYPE_F32, "unet.timestep");
+  context = upload_golden (&f, c->dtype, "unet.context");
+  out = golden_output (&f, "unet.out", &want);
 
-  g_assert_true (df_unet_forward (unet, cmd, out, sample, t, context, &error));
+  g_assert_true (df_unet_forward (unet, f.cmd, out, sample, t, context, &error));
   g_assert_no_error (error);
-  g_assert_true (df_cmd_submit_wait (cmd, &error));
-  got = df_test_download (out);
-  df_test_assert_close (got, want, df_tensor_numel (out), tolerance (c->dtype));
+  submit_and_compare (&f, out, want);
 
   /* a sample of the wrong channel count is refused */
   {
-    g_autoptr (DfTensor) bad = df_tensor_new4 (ctx, c->dtype, 2, 3, 6, 8, &error);
-    g_assert_false (df_unet_forward (unet, cmd, out, bad, t, context, &error));
+    g_autoptr (DfTensor) bad = df_tensor_new4 (f.ctx, c->dtype, 2, 3, 6, 8, &error);
+    g_assert_false (df_unet_forward (unet, f.cmd, out, bad, t, context, &error));
     g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
   }
   fixture_close (&f);
+}
+
+/* df_vae_decode and df_vae_encode */
+typedef gboolean (*VaeFunc) (DfVae *vae, DfCmd *cmd, DfTensor *out, const DfTensor *in,
+                             GError **error);
+
+/* Runs @func on the golden tensor @in_name and compares its output with
+ * the golden tensor @out_name. */
+static void
+check_vae (Fixture *f, DfVae *vae, VaeFunc func, const char *in_name, const char *out_name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfTensor) in = upload_golden (f, f->dtype, in_name);
+  g_autofree float *want = NULL;
+  g_autoptr (DfTensor) out = golden_output (f, out_name, &want);
+
+  g_assert_true (func (vae, f->cmd, out, in, &error));
+  g_assert_no_error (error);
+  submit_and_compare (f, out, want);
 }
 
 static void
 test_vae (gconstpointer data)
 {
   const Case *c = data;
-  DfContext *ctx = df_test_context ();
   g_autoptr (GError) error = NULL;
   Fixture f = { 0 };
   g_autoptr (DfVae) vae = NULL;
-  g_autoptr (DfCmd) cmd = NULL;
-  g_autoptr (DfTensor) latent = NULL;
-  g_autoptr (DfTensor) image = NULL;
-  g_autoptr (DfTensor) decoded = NULL;
-  g_autoptr (DfTensor) moments = NULL;
-  g_autofree float *want_dec = NULL;
-  g_autofree float *want_mom = NULL;
-  g_autofree float *got = NULL;
-  int ndim;
-  int64_t shape[4];
 
-  fixture_open (&f, c->model);
-  vae = df_vae_new (ctx, f.model, c->dtype, &error);
+  fixture_open (&f, c);
+  vae = df_vae_new (f.ctx, f.model, c->dtype, &error);
   g_assert_no_error (error);
-  cmd = df_cmd_new (ctx, &error);
-  g_assert_no_error (error);
-
-  latent = upload_golden (&f, ctx, c->dtype, "vae.latent");
-  want_dec = golden (&f, "vae.decoded", &ndim, shape);
-  decoded = df_test_tensor (ctx, c->dtype, NULL, ndim, shape);
-  g_assert_true (df_vae_decode (vae, cmd, decoded, latent, &error));
-  g_assert_no_error (error);
-  g_assert_true (df_cmd_submit_wait (cmd, &error));
-  got = df_test_download (decoded);
-  df_test_assert_close (got, want_dec, df_tensor_numel (decoded), tolerance (c->dtype));
-  g_clear_pointer (&got, g_free);
-
-  image = upload_golden (&f, ctx, c->dtype, "vae.image");
-  want_mom = golden (&f, "vae.moments", &ndim, shape);
-  moments = df_test_tensor (ctx, c->dtype, NULL, ndim, shape);
-  g_assert_true (df_vae_encode (vae, cmd, moments, image, &error));
-  g_assert_no_error (error);
-  g_assert_true (df_cmd_submit_wait (cmd, &error));
-  got = df_test_download (moments);
-  df_test_assert_close (got, want_mom, df_tensor_numel (moments), tolerance (c->dtype));
+  check_vae (&f, vae, df_vae_decode, "vae.latent", "vae.decoded");
+  check_vae (&f, vae, df_vae_encode, "vae.image", "vae.moments");
   fixture_close (&f);
 }
 
@@ -261,21 +251,22 @@ static void
 test_vae_tiled (gconstpointer data)
 {
   const Case *c = data;
-  DfContext *ctx = df_test_context ();
   g_autoptr (GError) error = NULL;
   Fixture f = { 0 };
   g_autoptr (DfVae) vae = NULL;
-  g_autoptr (DfCmd) cmd = NULL;
+  DfContext *ctx;
+  DfCmd *cmd;
   g_autofree float *latent = NULL;
   g_autofree float *want = NULL;
   g_autofree float *whole = NULL;
   g_autofree float *tiled = NULL;
   int64_t lh = 12, lw = 14, n;
 
-  fixture_open (&f, c->model);
+  fixture_open (&f, c);
+  ctx = f.ctx;
+  cmd = f.cmd;
   vae = df_vae_new (ctx, f.model, c->dtype, &error);
   g_assert_no_error (error);
-  cmd = df_cmd_new (ctx, &error);
   latent = df_test_new_uniform (4 * lh * lw, 99, -1.5f, 1.5f);
   /* a smooth latent, as real ones are */
   for (int64_t i = 0; i < 4 * lh * lw; i++)
