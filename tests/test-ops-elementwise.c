@@ -89,12 +89,17 @@ submit (DfCmd *cmd)
   g_assert_no_error (error);
 }
 
-/* Downloads y and compares it with want. */
+/* After an op was recorded into cmd (without error): submits it, downloads
+ * y and compares it with want. */
 static void
-check (const DfTensor *y, const float *want, double tolerance)
+submit_and_check (DfCmd *cmd, const GError *error, const DfTensor *y, const float *want,
+                  double tolerance)
 {
-  g_autofree float *got = df_test_download (y);
+  g_autofree float *got = NULL;
 
+  g_assert_no_error (error);
+  submit (cmd);
+  got = df_test_download (y);
   df_test_assert_close (got, want, df_tensor_numel (y), tolerance);
 }
 
@@ -122,9 +127,7 @@ check_group_norm (DfDType dtype, int ndim, const int64_t *shape, int groups, flo
 
   df_ref_group_norm (want, x, gamma, beta, shape[0], c, spatial, groups, eps, silu);
   df_op_group_norm (cmd, ty, tx, tg, tb, groups, eps, silu, &error);
-  g_assert_no_error (error);
-  submit (cmd);
-  check (ty, want, tol (dtype, 1e-5, TOL_F16_NORM));
+  submit_and_check (cmd, error, ty, want, tol (dtype, 1e-5, TOL_F16_NORM));
 }
 
 static void
@@ -170,9 +173,7 @@ check_layer_norm (DfDType dtype, int ndim, const int64_t *shape, float eps)
 
   df_ref_layer_norm (want, x, gamma, beta, n / c, c, eps);
   df_op_layer_norm (cmd, ty, tx, tg, tb, eps, &error);
-  g_assert_no_error (error);
-  submit (cmd);
-  check (ty, want, tol (dtype, 1e-5, TOL_F16_NORM));
+  submit_and_check (cmd, error, ty, want, tol (dtype, 1e-5, TOL_F16_NORM));
 }
 
 static void
@@ -205,9 +206,7 @@ check_softmax (DfDType dtype, int64_t rows, int64_t n, gboolean in_place)
 
   df_ref_softmax (want, x, rows, n);
   df_op_softmax (cmd, in_place ? tx : ty, tx, &error);
-  g_assert_no_error (error);
-  submit (cmd);
-  check (in_place ? tx : ty, want, tol (dtype, 1e-6, TOL_F16));
+  submit_and_check (cmd, error, in_place ? tx : ty, want, tol (dtype, 1e-6, TOL_F16));
 }
 
 static void
@@ -239,9 +238,7 @@ check_unary (DfDType dtype, int64_t n, DfUnary op)
 
   df_ref_unary (want, x, n, op);
   df_op_unary (cmd, ty, tx, op, &error);
-  g_assert_no_error (error);
-  submit (cmd);
-  check (ty, want, tol (dtype, 5e-6, TOL_F16));
+  submit_and_check (cmd, error, ty, want, tol (dtype, 5e-6, TOL_F16));
 }
 
 static void
@@ -270,9 +267,7 @@ check_geglu (DfDType dtype, int64_t rows, int64_t half)
 
   df_ref_geglu (want, x, rows, half);
   df_op_geglu (cmd, ty, tx, &error);
-  g_assert_no_error (error);
-  submit (cmd);
-  check (ty, want, tol (dtype, 5e-6, TOL_F16));
+  submit_and_check (cmd, error, ty, want, tol (dtype, 5e-6, TOL_F16));
 }
 
 static void
@@ -309,9 +304,7 @@ check_binary (DfDType dtype, int a_ndim, const int64_t *a_shape, int b_ndim,
     b4[4 - b_ndim + d] = b_shape[d];
   df_ref_binary (want, a, b, a4, b4, op);
   df_op_binary (cmd, in_place ? ta : ty, ta, tb, op, &error);
-  g_assert_no_error (error);
-  submit (cmd);
-  check (in_place ? ta : ty, want, tol (dtype, 1e-6, TOL_F16));
+  submit_and_check (cmd, error, in_place ? ta : ty, want, tol (dtype, 1e-6, TOL_F16));
 }
 
 static void
@@ -358,9 +351,7 @@ test_scale (gconstpointer data)
 
       df_ref_scale (want, x, n, 0.18215f, -0.5f);
       df_op_scale (cmd, in_place ? tx : ty, tx, 0.18215f, -0.5f, &error);
-      g_assert_no_error (error);
-      submit (cmd);
-      check (in_place ? tx : ty, want, tol (dtype, 1e-6, TOL_F16));
+      submit_and_check (cmd, error, in_place ? tx : ty, want, tol (dtype, 1e-6, TOL_F16));
     }
 }
 
@@ -394,9 +385,7 @@ check_concat (DfDType dtype, int ndim, const int64_t *a_shape, int64_t cb)
 
   df_ref_concat (want, a, b, a_shape[0], a_shape[1], cb, inner);
   df_op_concat (cmd, ty, ta, tb, &error);
-  g_assert_no_error (error);
-  submit (cmd);
-  check (ty, want, 0);
+  submit_and_check (cmd, error, ty, want, 0);
 }
 
 static void
@@ -423,9 +412,7 @@ test_upsample (gconstpointer data)
 
   df_ref_upsample_nearest2x (want, x, 6, 5, 7);
   df_op_upsample_nearest2x (cmd, ty, tx, &error);
-  g_assert_no_error (error);
-  submit (cmd);
-  check (ty, want, 0);
+  submit_and_check (cmd, error, ty, want, 0);
 }
 
 static void
@@ -449,9 +436,7 @@ check_permute (DfDType dtype, int ndim, const int64_t *shape, const int *perm)
   ty = new_output (dtype, ndim, y_shape);
   df_ref_permute (want, x, s4, p4);
   df_op_permute (cmd, ty, tx, perm, &error);
-  g_assert_no_error (error);
-  submit (cmd);
-  check (ty, want, 0);
+  submit_and_check (cmd, error, ty, want, 0);
 }
 
 static void
@@ -529,9 +514,7 @@ check_timestep_embedding (DfDType dtype, int64_t batch, int64_t dim, gboolean fl
   g_assert_cmpint (batch, <=, G_N_ELEMENTS (t));
   df_ref_timestep_embedding (want, t, batch, dim, flip, shift);
   df_op_timestep_embedding (cmd, ty, tt, flip, shift, &error);
-  g_assert_no_error (error);
-  submit (cmd);
-  check (ty, want, tol (dtype, 2e-4, 2e-3));
+  submit_and_check (cmd, error, ty, want, tol (dtype, 2e-4, 2e-3));
 }
 
 static void
@@ -571,9 +554,7 @@ check_embedding (DfDType dtype, int64_t batch, int64_t len, int64_t vocab, int64
 
   df_ref_embedding (want, ids, tok, pos, batch, len, vocab, c);
   df_op_embedding (cmd, ty, tids, ttok, tpos, &error);
-  g_assert_no_error (error);
-  submit (cmd);
-  check (ty, want, tol (dtype, 1e-7, TOL_F16));
+  submit_and_check (cmd, error, ty, want, tol (dtype, 1e-7, TOL_F16));
 }
 
 static void
@@ -605,9 +586,8 @@ check_cast (DfDType from, DfDType to)
   if (to == DF_DTYPE_F16)
     df_test_round_f16 (want, n);
   df_op_cast (cmd, ty, tx, &error);
-  g_assert_no_error (error);
-  submit (cmd);
-  check (ty, want, from == DF_DTYPE_F32 && to == DF_DTYPE_F16 ? 1e-3 : 0);
+  submit_and_check (cmd, error, ty, want,
+                    from == DF_DTYPE_F32 && to == DF_DTYPE_F16 ? 1e-3 : 0);
 }
 
 static void
