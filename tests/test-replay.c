@@ -22,22 +22,25 @@ typedef struct
   DfTensor *y;    /* [M, N] */
 } Chain;
 
+/* An fp32 tensor [d0, d1] (d1 = 0: [d0]). */
+static DfTensor *
+new_f32 (int64_t d0, int64_t d1)
+{
+  g_autoptr (GError) error = NULL;
+  DfTensor *t = df_tensor_new4 (df_test_context (), DF_DTYPE_F32, d0, d1, 0, 0, &error);
+
+  g_assert_no_error (error);
+  return t;
+}
+
 static void
 chain_init (Chain *ch)
 {
-  DfContext *ctx = df_test_context ();
-  g_autoptr (GError) error = NULL;
-
-  ch->x = df_tensor_new4 (ctx, DF_DTYPE_F32, M, K, 0, 0, &error);
-  g_assert_no_error (error);
-  ch->w = df_tensor_new4 (ctx, DF_DTYPE_F32, N, K, 0, 0, &error);
-  g_assert_no_error (error);
-  ch->bias = df_tensor_new4 (ctx, DF_DTYPE_F32, N, 0, 0, 0, &error);
-  g_assert_no_error (error);
-  ch->c = df_tensor_new4 (ctx, DF_DTYPE_F32, M, N, 0, 0, &error);
-  g_assert_no_error (error);
-  ch->y = df_tensor_new4 (ctx, DF_DTYPE_F32, M, N, 0, 0, &error);
-  g_assert_no_error (error);
+  ch->x = new_f32 (M, K);
+  ch->w = new_f32 (N, K);
+  ch->bias = new_f32 (N, 0);
+  ch->c = new_f32 (M, N);
+  ch->y = new_f32 (M, N);
 }
 
 static void
@@ -126,6 +129,16 @@ chain_fresh (Chain *ch)
   return df_test_download (ch->y);
 }
 
+/* Downloads the chain's y and compares it with @want; returns what it got. */
+static float *
+chain_check (const Chain *ch, const float *want)
+{
+  float *got = df_test_download (ch->y);
+
+  df_test_assert_close (got, want, M * N, 1e-5);
+  return got;
+}
+
 static void
 test_replay (void)
 {
@@ -159,8 +172,7 @@ test_replay (void)
       g_assert_true (df_cmd_submit_wait (cmd, &error));
       g_assert_no_error (error);
       g_assert_true (df_cmd_is_recorded (cmd));
-      got = df_test_download (ch.y);
-      df_test_assert_close (got, want, M * N, 1e-5);
+      got = chain_check (&ch, want);
 
       /* an ordinary recording of the same ops gives the same numbers */
       fresh = chain_fresh (&ch);
@@ -239,8 +251,7 @@ test_kept_tensor (void)
 
       g_assert_true (df_cmd_submit_wait (cmd, &error));
       g_assert_no_error (error);
-      got = df_test_download (ch.y);
-      df_test_assert_close (got, want, M * N, 1e-5);
+      got = chain_check (&ch, want);
       late_back = df_test_download (late);
       g_assert_cmpmem (late_back, M * N * sizeof (float), pattern, M * N * sizeof (float));
     }
@@ -278,8 +289,7 @@ test_reset_rerecord (void)
   g_assert_true (df_cmd_is_recorded (cmd));
   g_assert_cmpuint (df_cmd_get_pinned (cmd), >, 0);
   g_assert_true (df_cmd_submit_wait (cmd, &error));
-  got = df_test_download (a.y);
-  df_test_assert_close (got, want_a, M * N, 1e-5);
+  got = chain_check (&a, want_a);
   g_clear_pointer (&got, g_free);
 
   g_assert_true (df_cmd_reset (cmd, &error));
@@ -291,8 +301,7 @@ test_reset_rerecord (void)
   g_assert_true (df_cmd_submit_wait (cmd, &error));
   g_assert_true (df_cmd_submit_wait (cmd, &error));
   g_assert_no_error (error);
-  got = df_test_download (b.y);
-  df_test_assert_close (got, want_b, M * N, 1e-5);
+  got = chain_check (&b, want_b);
 
   g_clear_pointer (&cmd, df_cmd_free);
   g_assert_cmpuint (df_context_get_allocated (ctx), ==, before);
@@ -342,8 +351,7 @@ test_failed_recording (void)
   g_assert_true (chain_record (&ch, cmd, &error));
   g_assert_true (df_cmd_submit_wait (cmd, &error));
   g_assert_no_error (error);
-  got = df_test_download (ch.y);
-  df_test_assert_close (got, want, M * N, 1e-5);
+  got = chain_check (&ch, want);
   g_clear_pointer (&cmd, df_cmd_free);
   g_assert_cmpuint (df_context_get_allocated (ctx), ==, before);
 
@@ -439,8 +447,7 @@ test_profile (void)
   g_assert_true (df_cmd_submit_wait (cmd, &error));
   g_assert_no_error (error);
   second = profile_total (cmd, &n_second);
-  got = df_test_download (ch.y);
-  df_test_assert_close (got, want, M * N, 1e-5);
+  got = chain_check (&ch, want);
 
   /* the linear op's and the element-wise shaders, timed twice */
   g_assert_cmpuint (n_first, >=, 2);
