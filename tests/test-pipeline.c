@@ -76,6 +76,16 @@ run_ok (DfPipeline *p, const DfJob *job)
   return images;
 }
 
+/* The job is refused with @code and gives no images. */
+static void
+assert_refused (DfPipeline *p, const DfJob *job, int code)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_null (df_pipeline_run (p, job, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, DF_ERROR, code);
+}
+
 static float *
 golden (const char *key, int64_t *n)
 {
@@ -314,7 +324,6 @@ test_outpaint_and_feather (void)
   g_autoptr (DfModel) model = open_model ("sd1");
   g_autoptr (DfPipeline) p = open_pipeline (model);
   g_autoptr (DfJob) job = base_job (DF_SAMPLER_EULER, 2);
-  g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) out = NULL;
   g_autoptr (GPtrArray) sharp = NULL;
   g_autoptr (GPtrArray) soft = NULL;
@@ -335,9 +344,7 @@ test_outpaint_and_feather (void)
 
   /* a margin that leaves the size off the grid is refused */
   job->outpaint[2] = 12;
-  g_assert_null (df_pipeline_run (p, job, NULL, NULL, NULL, NULL, &error));
-  g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&error);
+  assert_refused (p, job, DF_ERROR_INVALID_ARGUMENT);
 
   /* feathering changes the result of the same inpainting */
   job->mode = DF_MODE_INPAINT;
@@ -354,13 +361,10 @@ test_refusals (void)
   g_autoptr (DfModel) model = open_model ("sd1");
   g_autoptr (DfPipeline) p = open_pipeline (model);
   g_autoptr (DfJob) job = base_job (DF_SAMPLER_EULER, 2);
-  g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) ok = NULL;
 
   job->width = 20; /* not a multiple of 8 */
-  g_assert_null (df_pipeline_run (p, job, NULL, NULL, NULL, NULL, &error));
-  g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&error);
+  assert_refused (p, job, DF_ERROR_INVALID_ARGUMENT);
   job->width = 8; /* a 4×4 latent is fine for 2 blocks; 8 px → 4 */
   job->height = 24; /* 12 latent rows: fine too */
   ok = run_ok (p, job);
@@ -368,28 +372,20 @@ test_refusals (void)
 
   job->width = job->height = 16;
   job->mode = DF_MODE_INPAINT;
-  g_assert_null (df_pipeline_run (p, job, NULL, NULL, NULL, NULL, &error));
-  g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT); /* no init image */
-  g_clear_error (&error);
+  assert_refused (p, job, DF_ERROR_INVALID_ARGUMENT); /* no init image */
 
   job->init_image = load_png ("pipeline/init.png");
-  g_assert_null (df_pipeline_run (p, job, NULL, NULL, NULL, NULL, &error));
-  g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT); /* no mask */
-  g_clear_error (&error);
+  assert_refused (p, job, DF_ERROR_INVALID_ARGUMENT); /* no mask */
 
   {
     g_autoptr (GError) e = NULL;
     job->mask = df_image_new (8, 16, 3, &e);
   }
-  g_assert_null (df_pipeline_run (p, job, NULL, NULL, NULL, NULL, &error));
-  g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT); /* mask size */
-  g_clear_error (&error);
+  assert_refused (p, job, DF_ERROR_INVALID_ARGUMENT); /* mask size */
 
   job->mode = DF_MODE_IMG2IMG;
   job->strength = 0.1f; /* ⌊2 · 0.1⌋ = 0 steps */
-  g_assert_null (df_pipeline_run (p, job, NULL, NULL, NULL, NULL, &error));
-  g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&error);
+  assert_refused (p, job, DF_ERROR_INVALID_ARGUMENT);
 
   /* the inpainting model refuses txt2img */
   {
@@ -397,8 +393,7 @@ test_refusals (void)
     g_autoptr (DfPipeline) p9 = open_pipeline (m9);
 
     job->mode = DF_MODE_TXT2IMG;
-    g_assert_null (df_pipeline_run (p9, job, NULL, NULL, NULL, NULL, &error));
-    g_assert_error (error, DF_ERROR, DF_ERROR_UNSUPPORTED_MODEL);
+    assert_refused (p9, job, DF_ERROR_UNSUPPORTED_MODEL);
   }
 }
 
