@@ -102,6 +102,31 @@ ui_save_screenshot (GtkWidget *widget, const char *name)
   g_test_message ("screenshot: %s", path);
 }
 
+/* A fresh temporary folder, made the gallery folder in @settings. */
+static inline char *
+ui_new_gallery (GSettings *settings)
+{
+  char *gallery = g_build_filename (g_get_tmp_dir (), "diffuse-test-gallery-XXXXXX", NULL);
+
+  g_assert_nonnull (g_mkdtemp (gallery));
+  g_settings_set_string (settings, "gallery-folder", gallery);
+  return gallery;
+}
+
+/* Loads the model at @model with the tokenizer at @vocab into @window and
+ * waits up to a minute until it is ready. */
+static inline void
+ui_load_model (DiffuseWindow *window, const char *model, const char *vocab)
+{
+  gint64 deadline;
+
+  diffuse_window_load_model_full (window, model, vocab);
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (!diffuse_window_get_model_ready (window) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_true (diffuse_window_get_model_ready (window));
+}
+
 /* A mapped window with the tiny SD 1.x model loaded (tests/data/tiny/sd1
  * with the tiny tokenizer), its gallery in a fresh temporary folder. */
 static inline DiffuseWindow *
@@ -110,20 +135,28 @@ ui_window_with_tiny_model (GSettings *settings, char **gallery_out)
   g_autofree char *tiny = g_build_filename (g_getenv ("DIFFUSE_TEST_DATA"), "tiny", "sd1", NULL);
   g_autofree char *vocab =
       g_build_filename (g_getenv ("DIFFUSE_TEST_DATA"), "pipeline", "tokenizer", NULL);
-  char *gallery = g_build_filename (g_get_tmp_dir (), "diffuse-test-gallery-XXXXXX", NULL);
   DiffuseWindow *window;
-  gint64 deadline;
 
-  g_assert_nonnull (g_mkdtemp (gallery));
-  g_settings_set_string (settings, "gallery-folder", gallery);
-  *gallery_out = gallery;
+  *gallery_out = ui_new_gallery (settings);
   window = g_object_new (DIFFUSE_TYPE_WINDOW, NULL);
   gtk_window_present (GTK_WINDOW (window));
   ui_wait_frames (GTK_WIDGET (window), 2);
-  diffuse_window_load_model_full (window, tiny, vocab);
-  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while (!diffuse_window_get_model_ready (window) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
-  g_assert_true (diffuse_window_get_model_ready (window));
+  ui_load_model (window, tiny, vocab);
   return window;
+}
+
+/* The settings the generation tests ask for: a cat at 64×64, seed 5, CFG
+ * 7.5, Euler, @steps steps. */
+static inline void
+ui_apply_test_params (DiffuseWindow *window, int steps)
+{
+  g_autoptr (DfParams) params = df_params_new ();
+
+  df_params_set_prompt (params, "a photo of a cat");
+  params->steps = steps;
+  params->width = params->height = 64;
+  params->seed = 5;
+  params->cfg_scale = 7.5;
+  df_params_set_sampler (params, "euler");
+  diffuse_window_apply_params (window, params);
 }

@@ -25,20 +25,13 @@ static void
 test_interpolate (void)
 {
   g_autoptr (GSettings) settings = g_settings_new (APP_ID);
-  g_autoptr (DfParams) params = df_params_new ();
   g_autofree char *gallery = NULL;
   DiffuseWindow *window = ui_window_with_tiny_model (settings, &gallery);
   GPtrArray *frames;
   GtkWidget *child;
   guint n_children = 0;
 
-  df_params_set_prompt (params, "a photo of a cat");
-  params->steps = 2;
-  params->width = params->height = 64;
-  params->seed = 5;
-  params->cfg_scale = 7.5;
-  df_params_set_sampler (params, "euler");
-  diffuse_window_apply_params (window, params);
+  ui_apply_test_params (window, 2);
   adw_expander_row_set_enable_expansion (window->interpolate_row, TRUE);
   gtk_editable_set_text (GTK_EDITABLE (window->prompt_b_row), "a photo of a dog");
   gtk_spin_button_set_value (window->seed_b_spin, 9);

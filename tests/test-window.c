@@ -17,37 +17,10 @@
 #include "diffuse-preferences.h"
 #include "diffuse-ui-test.h"
 
-/* Runs the default main context until *flag is TRUE or the time is up. */
-static gboolean
-iterate_until (gboolean *flag, guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  while (!*flag && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
-  return *flag;
-}
-
 static void
 on_map (GtkWidget *widget, gpointer user_data)
 {
   *(gboolean *) user_data = TRUE;
-}
-
-/* Counts frames down; the flag goes TRUE once the window has drawn. */
-static gboolean
-on_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
-{
-  gboolean *drawn = user_data;
-  int frames = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (widget), "frames-left"));
-
-  if (--frames > 0)
-    {
-      g_object_set_data (G_OBJECT (widget), "frames-left", GINT_TO_POINTER (frames));
-      return G_SOURCE_CONTINUE;
-    }
-  *drawn = TRUE;
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -71,17 +44,6 @@ find_toplevel (GType type)
   return NULL;
 }
 
-static gboolean
-iterate_until_items (DiffuseGallery *gallery, guint n)
-{
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  GListModel *model = diffuse_gallery_get_model (gallery);
-
-  while (g_list_model_get_n_items (model) != n && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
-  return g_list_model_get_n_items (model) == n;
-}
-
 static void
 test_window_lifecycle (void)
 {
@@ -89,7 +51,7 @@ test_window_lifecycle (void)
   g_autoptr (DiffuseApplication) app = NULL;
   g_autoptr (GError) error = NULL;
   GtkWindow *window, *about;
-  gboolean mapped = FALSE, drawn = FALSE, destroyed = FALSE, about_destroyed = FALSE;
+  gboolean mapped = FALSE, destroyed = FALSE, about_destroyed = FALSE;
   int width, height;
 
   /* The window takes its size from GSettings (memory backend in tests). */
@@ -108,7 +70,7 @@ test_window_lifecycle (void)
   g_assert_true (DIFFUSE_IS_WINDOW (window));
   g_signal_connect (window, "map", G_CALLBACK (on_map), &mapped);
   mapped = gtk_widget_get_mapped (GTK_WIDGET (window));
-  g_assert_true (iterate_until (&mapped, 10000));
+  g_assert_true (ui_iterate_until (&mapped, 10000));
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
 
   /* Activating again presents the same window instead of a second one. */
@@ -125,9 +87,7 @@ test_window_lifecycle (void)
   g_assert_cmpint (height, ==, 760);
 
   /* Let it draw a few frames, then keep a picture of it. */
-  g_object_set_data (G_OBJECT (window), "frames-left", GINT_TO_POINTER (3));
-  gtk_widget_add_tick_callback (GTK_WIDGET (window), on_tick, &drawn, NULL);
-  g_assert_true (iterate_until (&drawn, 10000));
+  ui_wait_frames (GTK_WIDGET (window), 3);
   ui_save_screenshot (GTK_WIDGET (window), "window");
 
   /* The about dialog opens over the window. */
@@ -140,7 +100,7 @@ test_window_lifecycle (void)
   g_assert_cmpstr (adw_about_window_get_version (ADW_ABOUT_WINDOW (about)), ==, PACKAGE_VERSION);
   g_object_weak_ref (G_OBJECT (about), on_destroyed, &about_destroyed);
   gtk_window_destroy (about);
-  g_assert_true (iterate_until (&about_destroyed, 5000));
+  g_assert_true (ui_iterate_until (&about_destroyed, 5000));
 
   /* The keyboard shortcuts window opens over the window. */
   {
@@ -161,7 +121,7 @@ test_window_lifecycle (void)
   gtk_window_set_default_size (window, 1200, 780);
   g_object_weak_ref (G_OBJECT (window), on_destroyed, &destroyed);
   gtk_window_close (window);
-  g_assert_true (iterate_until (&destroyed, 5000));
+  g_assert_true (ui_iterate_until (&destroyed, 5000));
   g_assert_null (gtk_application_get_windows (GTK_APPLICATION (app)));
   g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 1200);
   g_assert_cmpint (g_settings_get_int (settings, "window-height"), ==, 780);
@@ -169,16 +129,6 @@ test_window_lifecycle (void)
 
   g_clear_object (&app);
   g_clear_object (&settings);
-}
-
-static gboolean
-iterate_while_generating (DiffuseWindow *window, guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  while (diffuse_window_get_generating (window) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
-  return !diffuse_window_get_generating (window);
 }
 
 /* The tiny random-weight SD 1.x model on the real window: Generate shows
@@ -190,59 +140,39 @@ test_window_generate (void)
   g_autofree char *tiny = g_build_filename (g_getenv ("DIFFUSE_TEST_DATA"), "tiny", "sd1", NULL);
   g_autofree char *vocab =
       g_build_filename (g_getenv ("DIFFUSE_TEST_DATA"), "pipeline", "tokenizer", NULL);
-  g_autofree char *gallery = g_build_filename (g_get_tmp_dir (), "diffuse-test-gallery-XXXXXX", NULL);
-  g_autoptr (DfParams) params = df_params_new ();
   g_autoptr (GSettings) settings = g_settings_new (APP_ID);
+  g_autofree char *gallery = ui_new_gallery (settings);
   gboolean mapped = FALSE;
   DiffuseWindow *window;
   gint64 deadline;
   const DfImage *result;
 
-  g_assert_nonnull (g_mkdtemp (gallery));
-  g_settings_set_string (settings, "gallery-folder", gallery);
   /* (The application registered once above; the window runs without.) */
   window = g_object_new (DIFFUSE_TYPE_WINDOW, NULL);
   gtk_window_present (GTK_WINDOW (window));
   g_signal_connect (window, "map", G_CALLBACK (on_map), &mapped);
   mapped = gtk_widget_get_mapped (GTK_WIDGET (window));
-  g_assert_true (iterate_until (&mapped, 10000));
+  g_assert_true (ui_iterate_until (&mapped, 10000));
 
   /* Without a model, Generate is off. */
   gtk_widget_activate_action (GTK_WIDGET (window), "win.generate", NULL);
   g_assert_false (diffuse_window_get_generating (window));
 
-  diffuse_window_load_model_full (window, tiny, vocab);
-  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while (!diffuse_window_get_model_ready (window) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE);
-  g_assert_true (diffuse_window_get_model_ready (window));
-
-  df_params_set_prompt (params, "a photo of a cat");
-  params->steps = 3;
-  params->width = params->height = 64;
-  params->seed = 5;
-  params->cfg_scale = 7.5;
-  df_params_set_sampler (params, "euler");
-  diffuse_window_apply_params (window, params);
+  ui_load_model (window, tiny, vocab);
+  ui_apply_test_params (window, 3);
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.generate", NULL));
   g_assert_true (diffuse_window_get_generating (window));
-  g_assert_true (iterate_while_generating (window, 120000));
+  g_assert_true (ui_iterate_while_generating (window, 120000));
   g_assert_cmpuint (diffuse_window_get_preview_count (window), >=, 1);
   result = diffuse_window_get_result (window);
   g_assert_nonnull (result);
   g_assert_cmpint (result->width, ==, 64);
   g_assert_cmpint (result->height, ==, 64);
-  {
-    gboolean drawn = FALSE;
-
-    g_object_set_data (G_OBJECT (window), "frames-left", GINT_TO_POINTER (3));
-    gtk_widget_add_tick_callback (GTK_WIDGET (window), on_tick, &drawn, NULL);
-    g_assert_true (iterate_until (&drawn, 10000));
-    ui_save_screenshot (GTK_WIDGET (window), "generated");
-  }
+  ui_wait_frames (GTK_WIDGET (window), 3);
+  ui_save_screenshot (GTK_WIDGET (window), "generated");
   /* The picture went to the history at once. */
-  g_assert_true (iterate_until_items (diffuse_window_get_gallery (window), 1));
+  g_assert_true (ui_iterate_until_items (diffuse_window_get_gallery (window), 1));
 
   /* The same settings on the command line give the same pixels. */
   {
@@ -338,11 +268,11 @@ test_window_generate (void)
   ui_save_screenshot (GTK_WIDGET (window), "mid-generation");
   g_assert_true (diffuse_window_get_generating (window));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.cancel", NULL));
-  g_assert_true (iterate_while_generating (window, 60000));
+  g_assert_true (ui_iterate_while_generating (window, 60000));
   g_assert_true (diffuse_window_get_result (window) == result);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.generate", NULL));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.cancel", NULL));
-  g_assert_true (iterate_while_generating (window, 60000));
+  g_assert_true (ui_iterate_while_generating (window, 60000));
   g_assert_true (diffuse_window_get_result (window) == result);
 
   gtk_window_destroy (GTK_WINDOW (window));
@@ -488,7 +418,7 @@ test_window_preferences (void)
 
   g_object_weak_ref (G_OBJECT (preferences), on_destroyed, &destroyed);
   gtk_window_destroy (preferences);
-  g_assert_true (iterate_until (&destroyed, 5000));
+  g_assert_true (ui_iterate_until (&destroyed, 5000));
   gtk_window_destroy (GTK_WINDOW (window));
   g_settings_reset (settings, "gallery-folder");
   g_rmdir (folder);
