@@ -19,13 +19,22 @@
 #ifndef DF_COOP_EMULATE
 #define DF_COOP_EMULATE 0
 #endif
+/* the matrix instructions of VK_KHR_cooperative_matrix instead of
+ * VK_NV_cooperative_matrix (needs glslang 13 or later) */
+#ifndef DF_COOP_KHR
+#define DF_COOP_KHR 0
+#endif
 #if DF_COOP
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_EXT_control_flow_attributes : require
 #if !DF_COOP_EMULATE
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_memory_scope_semantics : require
+#if DF_COOP_KHR
+#extension GL_KHR_cooperative_matrix : require
+#else
 #extension GL_NV_cooperative_matrix : require
+#endif
 #endif
 #endif
 

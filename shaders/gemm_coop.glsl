@@ -1,11 +1,14 @@
 /* gemm_coop.glsl — the cooperative-matrix main loop of matmul.comp and
  * conv2d.comp for fp16 tensors: C = A · B with A [M, K] and B [K, N]
  * (either may be computed on the fly), fp16 products accumulated in fp32
- * by the GPU's matrix units (VK_NV_cooperative_matrix, 16 × 16 × 16
- * fragments at subgroup scope).
+ * by the GPU's matrix units (VK_KHR_cooperative_matrix with DF_COOP_KHR,
+ * else VK_NV_cooperative_matrix) on square fragments at subgroup scope:
+ * 16 × 16 × 16, or DF_COOP_FRAG × … (8 for devices that offer only
+ * 8 × 8 × 8, such as lavapipe).
  *
  * A workgroup is four subgroups and computes a 64 × 64 tile of C; each
- * subgroup owns a 32 × 32 quarter of it as 2 × 2 accumulator fragments.
+ * subgroup owns a 32 × 32 quarter of it as 2 × 2 accumulator fragments
+ * (4 × 4 of 8 × 8).
  * K is consumed in slices of 32: the workgroup stages the A slice
  * [64 m][32 k] and the B slice [32 k][64 n] in shared memory as fp16 (rows
  * padded by 8 elements, so fragment rows start 16 bytes apart from bank
@@ -30,8 +33,8 @@
  *   GEMM_A_K_FAST, GEMM_B_K_FAST  1 when consecutive k are adjacent
  * and calls gemm_coop (m0, n0, K) from every invocation (barriers).
  *
- * Shared memory: 5 KiB (A) + 4.5 KiB (B) + 4 KiB (scratch; 16 KiB of
- * fragments when emulated). */
+ * Shared memory: 5 KiB (A) + 4.5 KiB (B) + 4 KiB (scratch, for 16 × 16
+ * fragments; 16 KiB of fragments when emulated). */
 #ifndef DF_GEMM_COOP_GLSL
 #define DF_GEMM_COOP_GLSL
 
@@ -40,7 +43,14 @@
 const uint GEMM_BM = 64;
 const uint GEMM_BN = 64;
 const uint GEMM_BK = 32;
-const uint GEMM_FRAG = 16;
+#ifndef DF_COOP_FRAG
+#define DF_COOP_FRAG 16
+#endif
+#if !DF_COOP_KHR && !DF_COOP_EMULATE && DF_COOP_FRAG != 16
+#error "the NV kernels use 16 x 16 fragments"
+#endif
+const uint GEMM_FRAG = DF_COOP_FRAG;
+const uint GEMM_QF = 32 / GEMM_FRAG; /* fragments along a quarter's side */
 /* padded row strides of the staged slices, in elements */
 const uint GEMM_AS = GEMM_BK + 8;
 const uint GEMM_BS = GEMM_BN + 8;
@@ -56,9 +66,29 @@ const uint EMU_LANES = 8;
  * every loop of an invocation after 65535 iterations in all, so a K of
  * 23040 (SD's widest convolution) must take well under 91 per slice. */
 const uint EMU_UNROLL = 8;
-shared float emu_acc[4 * 4 * GEMM_FRAG * GEMM_FRAG]; /* [group][i][j][element] */
+shared float emu_acc[4 * 32 * 32]; /* [group][i][j][element] */
 #else
 shared float gemm_cs[4 * GEMM_FRAG * GEMM_FRAG]; /* one fragment per subgroup */
+#endif
+
+/* the fragment types and instructions of the two extensions */
+#if DF_COOP_KHR
+#define COOP_ACC_T \
+  coopmat<float, gl_ScopeSubgroup, DF_COOP_FRAG, DF_COOP_FRAG, gl_MatrixUseAccumulator>
+#define COOP_A_T coopmat<float16_t, gl_ScopeSubgroup, DF_COOP_FRAG, DF_COOP_FRAG, gl_MatrixUseA>
+#define COOP_B_T coopmat<float16_t, gl_ScopeSubgroup, DF_COOP_FRAG, DF_COOP_FRAG, gl_MatrixUseB>
+#define COOP_LOAD(frag, array, offset, stride) \
+  coopMatLoad (frag, array, offset, stride, gl_CooperativeMatrixLayoutRowMajor)
+#define COOP_STORE(frag, array, offset, stride) \
+  coopMatStore (frag, array, offset, stride, gl_CooperativeMatrixLayoutRowMajor)
+#define COOP_MUL_ADD coopMatMulAdd
+#else
+#define COOP_ACC_T fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>
+#define COOP_A_T fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+#define COOP_B_T fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+#define COOP_LOAD(frag, array, offset, stride) coopMatLoadNV (frag, array, offset, stride, false)
+#define COOP_STORE(frag, array, offset, stride) coopMatStoreNV (frag, array, offset, stride, false)
+#define COOP_MUL_ADD coopMatMulAddNV
 #endif
 
 void
@@ -78,15 +108,15 @@ gemm_coop (uint m0, uint n0, uint K)
   const uint qx = group % 2;
 
 #if DF_COOP_EMULATE
-  const uint emu_base = group * 4 * GEMM_FRAG * GEMM_FRAG;
-  [[dont_unroll]] for (uint e0 = lane; e0 < 4 * GEMM_FRAG * GEMM_FRAG; e0 += EMU_UNROLL * EMU_LANES)
+  const uint emu_base = group * 32 * 32;
+  [[dont_unroll]] for (uint e0 = lane; e0 < 32 * 32; e0 += EMU_UNROLL * EMU_LANES)
     [[unroll]] for (uint u = 0; u < EMU_UNROLL; u++)
       emu_acc[emu_base + e0 + u * EMU_LANES] = 0.0;
 #else
-  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[2][2];
-  for (uint i = 0; i < 2; i++)
-    for (uint j = 0; j < 2; j++)
-      acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> (0.0);
+  COOP_ACC_T acc[GEMM_QF][GEMM_QF];
+  for (uint i = 0; i < GEMM_QF; i++)
+    for (uint j = 0; j < GEMM_QF; j++)
+      acc[i][j] = COOP_ACC_T (0.0);
 #endif
 
   for (uint k0 = 0; k0 < K; k0 += GEMM_BK)
@@ -117,45 +147,45 @@ gemm_coop (uint m0, uint n0, uint K)
         {
 #if DF_COOP_EMULATE
           /* element e of fragment (i, j): row r, column c */
-          [[dont_unroll]] for (uint e0 = lane; e0 < 4 * GEMM_FRAG * GEMM_FRAG;
+          [[dont_unroll]] for (uint e0 = lane; e0 < 32 * 32;
                                e0 += EMU_UNROLL * EMU_LANES)
             [[unroll]] for (uint u = 0; u < EMU_UNROLL; u++)
             {
               const uint e = e0 + u * EMU_LANES;
-              const uint i = e / (2 * GEMM_FRAG * GEMM_FRAG);
-              const uint j = e / (GEMM_FRAG * GEMM_FRAG) % 2;
+              const uint i = e / (GEMM_QF * GEMM_FRAG * GEMM_FRAG);
+              const uint j = e / (GEMM_FRAG * GEMM_FRAG) % GEMM_QF;
               const uint r = e % (GEMM_FRAG * GEMM_FRAG) / GEMM_FRAG;
               const uint c = e % GEMM_FRAG;
-              const uint a_row = (32 * qy + 16 * i + r) * GEMM_AS + kf;
-              const uint b_col = kf * GEMM_BS + 32 * qx + 16 * j + c;
+              const uint a_row = (32 * qy + GEMM_FRAG * i + r) * GEMM_AS + kf;
+              const uint b_col = kf * GEMM_BS + 32 * qx + GEMM_FRAG * j + c;
               float sum = emu_acc[emu_base + e];
               for (uint kk = 0; kk < GEMM_FRAG; kk++)
                 sum = fma (float (gemm_as[a_row + kk]), float (gemm_bs[b_col + kk * GEMM_BS]), sum);
               emu_acc[emu_base + e] = sum;
             }
 #else
-          fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fa[2];
-          fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fb;
-          for (uint i = 0; i < 2; i++)
-            coopMatLoadNV (fa[i], gemm_as, (32 * qy + 16 * i) * GEMM_AS + kf, GEMM_AS, false);
-          for (uint j = 0; j < 2; j++)
+          COOP_A_T fa[GEMM_QF];
+          COOP_B_T fb;
+          for (uint i = 0; i < GEMM_QF; i++)
+            COOP_LOAD (fa[i], gemm_as, (32 * qy + GEMM_FRAG * i) * GEMM_AS + kf, GEMM_AS);
+          for (uint j = 0; j < GEMM_QF; j++)
             {
-              coopMatLoadNV (fb, gemm_bs, kf * GEMM_BS + 32 * qx + 16 * j, GEMM_BS, false);
-              for (uint i = 0; i < 2; i++)
-                acc[i][j] = coopMatMulAddNV (fa[i], fb, acc[i][j]);
+              COOP_LOAD (fb, gemm_bs, kf * GEMM_BS + 32 * qx + GEMM_FRAG * j, GEMM_BS);
+              for (uint i = 0; i < GEMM_QF; i++)
+                acc[i][j] = COOP_MUL_ADD (fa[i], fb, acc[i][j]);
             }
 #endif
         }
       barrier ();
     }
 
-  for (uint i = 0; i < 2; i++)
-    for (uint j = 0; j < 2; j++)
+  for (uint i = 0; i < GEMM_QF; i++)
+    for (uint j = 0; j < GEMM_QF; j++)
       {
-        const uint fm = m0 + 32 * qy + 16 * i;
-        const uint fn = n0 + 32 * qx + 16 * j;
+        const uint fm = m0 + 32 * qy + GEMM_FRAG * i;
+        const uint fn = n0 + 32 * qx + GEMM_FRAG * j;
 #if DF_COOP_EMULATE
-        const uint f = emu_base + (2 * i + j) * GEMM_FRAG * GEMM_FRAG;
+        const uint f = emu_base + (GEMM_QF * i + j) * GEMM_FRAG * GEMM_FRAG;
         [[dont_unroll]] for (uint i0 = lane; i0 < GEMM_FRAG * GEMM_FRAG; i0 += EMU_UNROLL * EMU_LANES)
           [[unroll]] for (uint u = 0; u < EMU_UNROLL; u++)
             {
@@ -164,7 +194,7 @@ gemm_coop (uint m0, uint n0, uint K)
             }
 #else
         const uint base = group * GEMM_FRAG * GEMM_FRAG;
-        coopMatStoreNV (acc[i][j], gemm_cs, base, GEMM_FRAG, false);
+        COOP_STORE (acc[i][j], gemm_cs, base, GEMM_FRAG);
         subgroupBarrier ();
         for (uint idx = lane; idx < GEMM_FRAG * GEMM_FRAG; idx += gl_SubgroupSize)
           gemm_store (fm + idx / GEMM_FRAG, fn + idx % GEMM_FRAG, gemm_cs[base + idx]);
