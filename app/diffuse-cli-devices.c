@@ -28,7 +28,11 @@ print_device (const DfDeviceInfo *d)
           d->usable ? _("yes") : d->unusable_reason);
   printf ("  %-26s %s\n", _("fp16 arithmetic:"), yes_no (d->fp16_arithmetic));
   printf ("  %-26s %s\n", _("16-bit storage:"), yes_no (d->storage_16bit));
-  printf ("  %-26s %s\n", _("cooperative matrix:"), yes_no (d->cooperative_matrix));
+  printf ("  %-26s %s", _("cooperative matrix (KHR):"), yes_no (d->cooperative_matrix));
+  if (d->cooperative_matrix)
+    printf (" (%u×%u×%u)", d->cooperative_matrix_size, d->cooperative_matrix_size,
+            d->cooperative_matrix_size);
+  printf ("\n");
   printf ("  %-26s %s\n", _("cooperative matrix (NV):"), yes_no (d->cooperative_matrix_nv));
   printf ("  %-26s %u\n", _("subgroup size:"), d->subgroup_size);
   printf ("  %-26s %u KiB\n", _("shared memory:"), d->max_shared_memory / 1024);

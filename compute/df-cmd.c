@@ -113,6 +113,7 @@ pipeline_get (DfContext *ctx, const DfDispatch *d, GError **error)
     .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
     .stage = {
       .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+      .flags = d->full_subgroups ? VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT : 0,
       .stage = VK_SHADER_STAGE_COMPUTE_BIT,
       .pName = "main",
       .pSpecializationInfo = &spec,
@@ -121,7 +122,8 @@ pipeline_get (DfContext *ctx, const DfDispatch *d, GError **error)
   VkShaderModule module = VK_NULL_HANDLE;
   VkResult r;
 
-  g_string_append_printf (key, "%d/%d/%u", (int) d->shader, d->n_bindings, d->push_size);
+  g_string_append_printf (key, "%d/%d/%u/%d", (int) d->shader, d->n_bindings, d->push_size,
+                          d->full_subgroups);
   for (int i = 0; i < d->n_spec; i++)
     g_string_append_printf (key, "/%u", d->spec[i]);
   p = g_hash_table_lookup (ctx->pipelines, key->str);

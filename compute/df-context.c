@@ -4,14 +4,57 @@
  * The engine needs Vulkan 1.1 with a compute queue and
  * VK_KHR_push_descriptor (every desktop driver and lavapipe have it).
  * 16-bit storage enables the fp16 path; without it the engine runs fp32.
- * VK_NV_cooperative_matrix (with the Vulkan memory model its kernels'
- * SPIR-V declares) is enabled where the probe finds the 16×16×16 fp16
- * shape, for the cooperative-matrix kernels of df-ops-linalg.c. */
+ * VK_KHR_cooperative_matrix (when this build has kernels for it) and
+ * VK_NV_cooperative_matrix, with the Vulkan memory model their kernels'
+ * SPIR-V declares, are enabled where the probe finds a fragment shape of
+ * the cooperative-matrix kernels of df-ops-linalg.c.  The KHR kernels
+ * (SPIR-V 1.5) also need their pipelines created with full subgroups
+ * (VK_EXT_subgroup_size_control). */
 #include <string.h>
 
 #include "df-private.h"
 
-#define DF_VK_COOPERATIVE_MATRIX_NAME "VK_KHR_cooperative_matrix"
+/* VK_KHR_cooperative_matrix is newer than Debian 12's Vulkan headers
+ * (1.3.239): the declarations the probe needs, with the registry's values.
+ * The component types and scopes are the NV extension's (same values). */
+#ifndef VK_KHR_cooperative_matrix
+#define VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME "VK_KHR_cooperative_matrix"
+#define VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR \
+  ((VkStructureType) 1000506000)
+#define VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR ((VkStructureType) 1000506001)
+#define VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_KHR \
+  ((VkStructureType) 1000506002)
+typedef struct
+{
+  VkStructureType sType;
+  void *pNext;
+  uint32_t MSize;
+  uint32_t NSize;
+  uint32_t KSize;
+  VkComponentTypeNV AType;
+  VkComponentTypeNV BType;
+  VkComponentTypeNV CType;
+  VkComponentTypeNV ResultType;
+  VkBool32 saturatingAccumulation;
+  VkScopeNV scope;
+} VkCooperativeMatrixPropertiesKHR;
+typedef struct
+{
+  VkStructureType sType;
+  void *pNext;
+  VkBool32 cooperativeMatrix;
+  VkBool32 cooperativeMatrixRobustBufferAccess;
+} VkPhysicalDeviceCooperativeMatrixFeaturesKHR;
+typedef struct
+{
+  VkStructureType sType;
+  void *pNext;
+  VkShaderStageFlags cooperativeMatrixSupportedStages;
+} VkPhysicalDeviceCooperativeMatrixPropertiesKHR;
+typedef VkResult (VKAPI_PTR *PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR) (
+    VkPhysicalDevice physicalDevice, uint32_t *pPropertyCount,
+    VkCooperativeMatrixPropertiesKHR *pProperties);
+#endif
 
 const char *
 df_device_type_name (DfDeviceType type)
@@ -191,80 +234,147 @@ compute_queue_family (VkPhysicalDevice pd, uint32_t *timestamp_bits)
 
 /* The optional features the engine queries and enables, chained; the
  * cooperative-matrix ones (and the Vulkan memory model their kernels
- * declare) only with @coop, on a Vulkan 1.2 device that has
- * VK_NV_cooperative_matrix. */
+ * declare) only for the extensions in @coop, on a Vulkan 1.2 device. */
+typedef enum
+{
+  COOP_EXT_KHR = 1 << 0,
+  COOP_EXT_NV = 1 << 1,
+} CoopExtensions;
+
 typedef struct
 {
   VkPhysicalDeviceShaderFloat16Int8Features f16;
   VkPhysicalDevice16BitStorageFeatures storage16;
-  VkPhysicalDeviceCooperativeMatrixFeaturesNV coop;
+  VkPhysicalDeviceCooperativeMatrixFeaturesKHR coop_khr;
+  VkPhysicalDeviceSubgroupSizeControlFeaturesEXT subgroup_size;
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coop_nv;
   VkPhysicalDeviceVulkanMemoryModelFeatures model;
   VkPhysicalDeviceFeatures2 features;
 } FeatureChain;
 
 static void
-feature_chain_init (FeatureChain *c, gboolean coop)
+chain_push (VkPhysicalDeviceFeatures2 *features, void *link)
+{
+  VkBaseOutStructure *base = link;
+
+  base->pNext = features->pNext;
+  features->pNext = base;
+}
+
+static void
+feature_chain_init (FeatureChain *c, CoopExtensions coop)
 {
   *c = (FeatureChain){
     .f16 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES },
     .storage16 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES },
-    .coop = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV },
+    .coop_khr = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR },
+    .subgroup_size = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT },
+    .coop_nv = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV },
     .model = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES },
     .features = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2 },
   };
-  c->storage16.pNext = &c->f16;
-  c->features.pNext = &c->storage16;
-  if (coop)
+  chain_push (&c->features, &c->f16);
+  chain_push (&c->features, &c->storage16);
+  if (coop & COOP_EXT_KHR)
     {
-      c->coop.pNext = c->features.pNext;
-      c->model.pNext = &c->coop;
-      c->features.pNext = &c->model;
+      chain_push (&c->features, &c->coop_khr);
+      chain_push (&c->features, &c->subgroup_size);
     }
+  if (coop & COOP_EXT_NV)
+    chain_push (&c->features, &c->coop_nv);
+  if (coop != 0)
+    chain_push (&c->features, &c->model);
 }
 
-/* VK_NV_cooperative_matrix as the engine's kernels use it: the features
- * (queried in @chain: the matrices and the Vulkan memory model their SPIR-V
- * declares), compute shaders, and the 16×16×16 shape with fp16 A and B and
- * fp32 C and D at subgroup scope. */
+/* A fragment shape of the engine's kernels: @size³, fp16 A and B, fp32 C
+ * and result, subgroup scope (the component types and scopes of the two
+ * extensions share their values). */
 static gboolean
-probe_cooperative_matrix_nv (VkInstance instance, VkPhysicalDevice pd, const FeatureChain *chain)
+shape_fits (uint32_t size, uint32_t m, uint32_t n, uint32_t k, VkComponentTypeNV a,
+            VkComponentTypeNV b, VkComponentTypeNV c, VkComponentTypeNV d, VkScopeNV scope)
 {
-  PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get_shapes =
-      (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) vkGetInstanceProcAddr (
-          instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
-  VkPhysicalDeviceCooperativeMatrixPropertiesNV stages = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV,
+  return m == size && n == size && k == size && a == VK_COMPONENT_TYPE_FLOAT16_NV
+         && b == VK_COMPONENT_TYPE_FLOAT16_NV && c == VK_COMPONENT_TYPE_FLOAT32_NV
+         && d == VK_COMPONENT_TYPE_FLOAT32_NV && scope == VK_SCOPE_SUBGROUP_NV;
+}
+
+/* A cooperative-matrix extension (@ext: one of COOP_EXT_*) as the
+ * engine's kernels use it: the features (queried in @chain: the matrices
+ * and the Vulkan memory model their SPIR-V declares), compute shaders,
+ * and a fragment shape of shape_fits() with kernels for the extension:
+ * returns the fragment size (16 first, then 8 for KHR), 0 when none. */
+static uint32_t
+probe_cooperative_matrix (VkInstance instance, VkPhysicalDevice pd, const FeatureChain *chain,
+                          CoopExtensions ext)
+{
+  gboolean khr = ext == COOP_EXT_KHR;
+  PFN_vkVoidFunction get_shapes = vkGetInstanceProcAddr (
+      instance, khr ? "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR"
+                    : "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
+  /* the two properties structures share their layout */
+  VkPhysicalDeviceCooperativeMatrixPropertiesKHR stages = {
+    .sType = khr ? VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_KHR
+                 : VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_PROPERTIES_NV,
   };
   VkPhysicalDeviceProperties2 props = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
     .pNext = &stages,
   };
+  gboolean enabled = khr ? chain->coop_khr.cooperativeMatrix
+                              && chain->subgroup_size.computeFullSubgroups
+                         : chain->coop_nv.cooperativeMatrix;
+  static const uint32_t sizes[] = { 16, 8 };
   uint32_t n = 0;
-  g_autofree VkCooperativeMatrixPropertiesNV *shapes = NULL;
 
   if (get_shapes == NULL)
-    return FALSE;
+    return 0;
   vkGetPhysicalDeviceProperties2 (pd, &props);
-  if (!chain->coop.cooperativeMatrix || !chain->model.vulkanMemoryModel
+  if (!enabled || !chain->model.vulkanMemoryModel
       || !(stages.cooperativeMatrixSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT))
-    return FALSE;
-  if (get_shapes (pd, &n, NULL) != VK_SUCCESS || n == 0)
-    return FALSE;
-  shapes = g_new0 (VkCooperativeMatrixPropertiesNV, n);
-  for (uint32_t i = 0; i < n; i++)
-    shapes[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
-  if (get_shapes (pd, &n, shapes) < VK_SUCCESS)
-    return FALSE;
-  for (uint32_t i = 0; i < n; i++)
+    return 0;
+
+  if (khr)
     {
-      const VkCooperativeMatrixPropertiesNV *s = &shapes[i];
-      if (s->MSize == 16 && s->NSize == 16 && s->KSize == 16
-          && s->AType == VK_COMPONENT_TYPE_FLOAT16_NV && s->BType == VK_COMPONENT_TYPE_FLOAT16_NV
-          && s->CType == VK_COMPONENT_TYPE_FLOAT32_NV && s->DType == VK_COMPONENT_TYPE_FLOAT32_NV
-          && s->scope == VK_SCOPE_SUBGROUP_NV)
-        return TRUE;
+      PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR get =
+          (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR) get_shapes;
+      g_autofree VkCooperativeMatrixPropertiesKHR *shapes = NULL;
+
+      if (get (pd, &n, NULL) != VK_SUCCESS || n == 0)
+        return 0;
+      shapes = g_new0 (VkCooperativeMatrixPropertiesKHR, n);
+      for (uint32_t i = 0; i < n; i++)
+        shapes[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR;
+      if (get (pd, &n, shapes) < VK_SUCCESS)
+        return 0;
+      for (guint z = 0; z < G_N_ELEMENTS (sizes); z++)
+        for (uint32_t i = 0; i < n; i++)
+          if (shape_fits (sizes[z], shapes[i].MSize, shapes[i].NSize, shapes[i].KSize,
+                          (VkComponentTypeNV) shapes[i].AType,
+                          (VkComponentTypeNV) shapes[i].BType,
+                          (VkComponentTypeNV) shapes[i].CType,
+                          (VkComponentTypeNV) shapes[i].ResultType, (VkScopeNV) shapes[i].scope)
+              && !shapes[i].saturatingAccumulation)
+            return sizes[z];
     }
-  return FALSE;
+  else
+    {
+      PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get =
+          (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) get_shapes;
+      g_autofree VkCooperativeMatrixPropertiesNV *shapes = NULL;
+
+      if (get (pd, &n, NULL) != VK_SUCCESS || n == 0)
+        return 0;
+      shapes = g_new0 (VkCooperativeMatrixPropertiesNV, n);
+      for (uint32_t i = 0; i < n; i++)
+        shapes[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+      if (get (pd, &n, shapes) < VK_SUCCESS)
+        return 0;
+      for (uint32_t i = 0; i < n; i++)
+        if (shape_fits (16, shapes[i].MSize, shapes[i].NSize, shapes[i].KSize, shapes[i].AType,
+                        shapes[i].BType, shapes[i].CType, shapes[i].DType, shapes[i].scope))
+          return 16;
+    }
+  return 0;
 }
 
 static void
@@ -282,7 +392,7 @@ probe_device (VkInstance instance, VkPhysicalDevice pd, DfDeviceInfo *info)
     .pNext = &subgroup,
   };
   FeatureChain chain;
-  gboolean coop;
+  CoopExtensions coop = 0;
   VkPhysicalDeviceMemoryBudgetPropertiesEXT budget = {
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT,
   };
@@ -298,8 +408,16 @@ probe_device (VkInstance instance, VkPhysicalDevice pd, DfDeviceInfo *info)
   vkEnumerateDeviceExtensionProperties (pd, NULL, &n_ext, exts);
 
   vkGetPhysicalDeviceProperties2 (pd, &props);
-  coop = has_extension (exts, n_ext, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)
-         && props.properties.apiVersion >= VK_API_VERSION_1_2;
+  if (props.properties.apiVersion >= VK_API_VERSION_1_2)
+    {
+      /* the KHR kernels exist only when glslang could write them */
+      if (DF_SHADERS_COOP_KHR
+          && has_extension (exts, n_ext, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME)
+          && has_extension (exts, n_ext, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME))
+        coop |= COOP_EXT_KHR;
+      if (has_extension (exts, n_ext, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME))
+        coop |= COOP_EXT_NV;
+    }
   feature_chain_init (&chain, coop);
   vkGetPhysicalDeviceFeatures2 (pd, &chain.features);
 
@@ -314,9 +432,15 @@ probe_device (VkInstance instance, VkPhysicalDevice pd, DfDeviceInfo *info)
 
   info->fp16_arithmetic = chain.f16.shaderFloat16;
   info->storage_16bit = chain.storage16.storageBuffer16BitAccess;
-  info->cooperative_matrix = has_extension (exts, n_ext, DF_VK_COOPERATIVE_MATRIX_NAME);
-  info->cooperative_matrix_nv = coop && info->fp16_arithmetic && info->storage_16bit
-                                && probe_cooperative_matrix_nv (instance, pd, &chain);
+  if (info->fp16_arithmetic && info->storage_16bit)
+    {
+      if (coop & COOP_EXT_KHR)
+        info->cooperative_matrix_size =
+            probe_cooperative_matrix (instance, pd, &chain, COOP_EXT_KHR);
+      info->cooperative_matrix = info->cooperative_matrix_size != 0;
+      info->cooperative_matrix_nv =
+          (coop & COOP_EXT_NV) && probe_cooperative_matrix (instance, pd, &chain, COOP_EXT_NV);
+    }
   info->push_descriptor = has_extension (exts, n_ext, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   info->memory_budget = has_extension (exts, n_ext, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
   info->subgroup_size = subgroup.subgroupSize;
@@ -577,7 +701,7 @@ df_context_new (const char *selector, GError **error)
     .queueCount = 1,
     .pQueuePriorities = &priority,
   };
-  const char *extensions[3];
+  const char *extensions[5];
   uint32_t n_extensions = 0;
   VkDeviceCreateInfo device_info = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
@@ -609,14 +733,22 @@ df_context_new (const char *selector, GError **error)
   ctx->queue_family = (uint32_t) compute_queue_family (ctx->physical, NULL);
 
   /* enable only what the probe found */
-  feature_chain_init (&chain, ctx->info.cooperative_matrix_nv);
+  feature_chain_init (&chain, (ctx->info.cooperative_matrix ? COOP_EXT_KHR : 0)
+                                 | (ctx->info.cooperative_matrix_nv ? COOP_EXT_NV : 0));
   chain.storage16.storageBuffer16BitAccess = ctx->info.storage_16bit;
   chain.f16.shaderFloat16 = ctx->info.fp16_arithmetic;
-  chain.coop.cooperativeMatrix = ctx->info.cooperative_matrix_nv;
-  chain.model.vulkanMemoryModel = ctx->info.cooperative_matrix_nv;
+  chain.coop_khr.cooperativeMatrix = ctx->info.cooperative_matrix;
+  chain.subgroup_size.computeFullSubgroups = ctx->info.cooperative_matrix;
+  chain.coop_nv.cooperativeMatrix = ctx->info.cooperative_matrix_nv;
+  chain.model.vulkanMemoryModel = ctx->info.cooperative_matrix || ctx->info.cooperative_matrix_nv;
   extensions[n_extensions++] = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
   if (ctx->info.memory_budget)
     extensions[n_extensions++] = VK_EXT_MEMORY_BUDGET_EXTENSION_NAME;
+  if (ctx->info.cooperative_matrix)
+    {
+      extensions[n_extensions++] = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
+      extensions[n_extensions++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
+    }
   if (ctx->info.cooperative_matrix_nv)
     extensions[n_extensions++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
   device_info.enabledExtensionCount = n_extensions;

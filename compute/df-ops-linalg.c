@@ -29,12 +29,14 @@ DF_PUSH_STRUCT (DfPushAttention, DF_PUSH_ATTENTION);
  * invocations or 16 KiB of shared memory per workgroup gets small
  * register tiles.
  *
- * On GPUs with cooperative matrices (VK_NV_cooperative_matrix), fp16
- * matmul and conv2d run on the matrix units instead (gemm_coop.glsl), and
- * attention as matrix products on them (attention_products);
+ * On GPUs with cooperative matrices (VK_KHR_cooperative_matrix in builds
+ * that have its kernels, else VK_NV_cooperative_matrix), fp16 matmul and
+ * conv2d run on the matrix units instead (gemm_coop.glsl), and attention
+ * as matrix products on them (attention_products);
  * DIFFUSE_KERNELS=gpu keeps them on the shared-memory kernels, and
  * DIFFUSE_KERNELS=coop asks for them on any device with fp16 arithmetic,
- * emulated where the extension is missing (how lavapipe tests them). */
+ * emulated where neither extension is there (how lavapipe tests them).
+ * DIFFUSE_COOP=nv prefers the NV kernels where a device has both. */
 typedef enum
 {
   KERNELS_CPU,
@@ -60,36 +62,73 @@ kernels (DfContext *ctx)
 typedef enum
 {
   COOP_NONE,
-  COOP_NATIVE,
+  COOP_KHR,
+  COOP_NV,
   COOP_EMULATED,
 } DfCoop;
 
-/* Whether fp16 matmul and conv2d use the cooperative-matrix kernels. */
+/* Whether fp16 matmul and conv2d use the cooperative-matrix kernels, and
+ * which. */
 static DfCoop
 coop_mode (DfContext *ctx, DfDType dtype)
 {
   const DfDeviceInfo *info = df_context_get_info (ctx);
   const char *force = g_getenv ("DIFFUSE_KERNELS");
+  gboolean prefer_nv = g_strcmp0 (g_getenv ("DIFFUSE_COOP"), "nv") == 0;
+  DfCoop native = COOP_NONE;
 
   if (dtype != DF_DTYPE_F16 || !info->fp16_arithmetic)
     return COOP_NONE;
+  if (info->cooperative_matrix_nv && (prefer_nv || !info->cooperative_matrix))
+    native = COOP_NV;
+  else if (info->cooperative_matrix)
+    native = COOP_KHR;
   if (g_strcmp0 (force, "coop") == 0)
-    return info->cooperative_matrix_nv ? COOP_NATIVE : COOP_EMULATED;
-  if (force == NULL && info->cooperative_matrix_nv && kernels (ctx) == KERNELS_SHARED)
-    return COOP_NATIVE;
+    return native != COOP_NONE ? native : COOP_EMULATED;
+  if (force == NULL && native != COOP_NONE && kernels (ctx) == KERNELS_SHARED)
+    return native;
   return COOP_NONE;
 }
+
+/* One cooperative-matrix kernel in its builds. */
+typedef struct
+{
+  DfShaderId khr;  /* 16×16×16 fragments */
+  DfShaderId khr8; /* 8×8×8 */
+  DfShaderId nv;
+  DfShaderId emulated;
+} CoopShaders;
+
+/* The builds of <op>_coop*_f16<suffix>; without KHR kernels in this build
+ * the NV one stands in (never chosen: no device then reports KHR). */
+#if DF_SHADERS_COOP_KHR
+#define COOP_SHADERS(op, suffix)                                                          \
+  ((CoopShaders){ DF_SHADER_##op##_coopkhr_f16##suffix, DF_SHADER_##op##_coopkhr8_f16##suffix, \
+                  DF_SHADER_##op##_coop_f16##suffix, DF_SHADER_##op##_coopemu_f16##suffix })
+#else
+#define COOP_SHADERS(op, suffix)                                                   \
+  ((CoopShaders){ DF_SHADER_##op##_coop_f16##suffix, DF_SHADER_##op##_coop_f16##suffix, \
+                  DF_SHADER_##op##_coop_f16##suffix, DF_SHADER_##op##_coopemu_f16##suffix })
+#endif
 
 /* The cooperative-matrix dispatch of a GEMM whose C is m × n per batch
  * element (conv2d: output channels × pixels), into @d; see
  * gemm_coop.glsl: 64 × 64 tiles from four subgroups (four groups of 8
  * invocations when emulated). */
 static void
-coop_dispatch (DfContext *ctx, DfCoop coop, DfShaderId native, DfShaderId emulated, int64_t m,
-               int64_t n, int64_t batch, DfDispatch *d)
+coop_dispatch (DfContext *ctx, DfCoop coop, CoopShaders shaders, int64_t m, int64_t n,
+               int64_t batch, DfDispatch *d)
 {
-  d->shader = coop == COOP_NATIVE ? native : emulated;
-  d->spec[0] = coop == COOP_NATIVE ? 4 * df_context_get_info (ctx)->subgroup_size : 32;
+  const DfDeviceInfo *info = df_context_get_info (ctx);
+
+  if (coop == COOP_KHR)
+    {
+      d->shader = info->cooperative_matrix_size == 8 ? shaders.khr8 : shaders.khr;
+      d->full_subgroups = TRUE;
+    }
+  else
+    d->shader = coop == COOP_NV ? shaders.nv : shaders.emulated;
+  d->spec[0] = coop == COOP_EMULATED ? 32 : 4 * info->subgroup_size;
   d->spec[1] = 1;
   d->spec[2] = 1;
   d->n_spec = 3;
@@ -266,11 +305,9 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
 
   if (coop != COOP_NONE)
     coop_dispatch (ctx, coop,
-                   matmul_variant (y, a, DF_SHADER_matmul_coop_f16, DF_SHADER_matmul_coop_f16_yf32,
-                                   DF_SHADER_matmul_coop_f16_af32),
-                   matmul_variant (y, a, DF_SHADER_matmul_coopemu_f16,
-                                   DF_SHADER_matmul_coopemu_f16_yf32,
-                                   DF_SHADER_matmul_coopemu_f16_af32),
+                   y->dtype == a->dtype          ? COOP_SHADERS (matmul, )
+                   : y->dtype == DF_DTYPE_F32 ? COOP_SHADERS (matmul, _yf32)
+                                              : COOP_SHADERS (matmul, _af32),
                    m, n, batch, &d);
   else if (kern == KERNELS_SHARED)
     {
@@ -584,8 +621,7 @@ df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
     DfCoop coop = coop_mode (ctx, y->dtype);
 
     if (coop != COOP_NONE)
-      coop_dispatch (ctx, coop, DF_SHADER_conv2d_coop_f16, DF_SHADER_conv2d_coopemu_f16, o,
-                     ho * wo, n, &d);
+      coop_dispatch (ctx, coop, COOP_SHADERS (conv2d, ), o, ho * wo, n, &d);
     else if (kern == KERNELS_SHARED)
       {
         d.shader = DF_SHADER_FOR (conv2d_shared, y->dtype);

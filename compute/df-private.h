@@ -146,7 +146,9 @@ gboolean df_context_copy_buffer (DfContext *ctx, VkBuffer src, VkDeviceSize src_
 /* A dispatch: the shader, its specialization constants (constant_id 0, 1,
  * 2 are the workgroup size; more are shader-specific), bindings in binding
  * order with a mask of those the shader writes, the push constants and
- * the number of workgroups. */
+ * the number of workgroups.  full_subgroups creates the pipeline with
+ * VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT (the
+ * VK_KHR_cooperative_matrix kernels). */
 typedef struct
 {
   DfShaderId shader;
@@ -158,6 +160,7 @@ typedef struct
   const void *push;
   uint32_t push_size;
   uint32_t groups[3];
+  gboolean full_subgroups;
 } DfDispatch;
 
 gboolean df_cmd_dispatch (DfCmd *cmd, const DfDispatch *d, GError **error);

@@ -57,11 +57,17 @@ typedef struct
 
   gboolean fp16_arithmetic;        /* shaderFloat16 */
   gboolean storage_16bit;          /* storageBuffer16BitAccess */
-  gboolean cooperative_matrix;     /* VK_KHR_cooperative_matrix */
-  /* VK_NV_cooperative_matrix with 16×16×16 fp16 products accumulated in
-   * fp32 at subgroup scope, and the Vulkan memory model: the engine's
-   * cooperative-matrix kernels run */
+  /* VK_KHR_cooperative_matrix (resp. VK_NV_cooperative_matrix) with fp16
+   * products accumulated in fp32 at subgroup scope in a fragment shape of
+   * the engine's kernels, and the Vulkan memory model: the engine's
+   * cooperative-matrix kernels for that extension run (the KHR ones only
+   * in builds whose shader compiler could write them: glslang 13 or
+   * later).  The NV kernels use 16×16×16 fragments; the KHR ones
+   * cooperative_matrix_size³ (16, or 8 where the device offers only that;
+   * 0 without). */
+  gboolean cooperative_matrix;
   gboolean cooperative_matrix_nv;
+  uint32_t cooperative_matrix_size;
   gboolean push_descriptor;        /* VK_KHR_push_descriptor */
   gboolean memory_budget;          /* VK_EXT_memory_budget */
   uint32_t subgroup_size;

@@ -48,7 +48,7 @@ test_devices (void)
     g_assert_nonnull (strstr (out, key));
   g_assert_nonnull (strstr (out, "16-bit storage:"));
   g_assert_nonnull (strstr (out, "max storage buffer range:"));
-  g_assert_nonnull (strstr (out, "cooperative matrix:"));
+  g_assert_nonnull (strstr (out, "cooperative matrix (KHR):"));
   g_assert_nonnull (strstr (out, "cooperative matrix (NV):"));
 
   /* a usage error is exit status 2 */

@@ -385,10 +385,17 @@ test_kernels (void)
   const char *force = g_getenv ("DIFFUSE_KERNELS");
   gboolean gpu = g_strcmp0 (force, "gpu") == 0 || g_strcmp0 (force, "coop") == 0
                  || (force == NULL && info->type != DF_DEVICE_CPU);
+  gboolean native = info->cooperative_matrix || info->cooperative_matrix_nv;
   gboolean coop = info->fp16_arithmetic
-                  && (g_strcmp0 (force, "coop") == 0
-                      || (force == NULL && gpu && info->cooperative_matrix_nv));
-  const char *coop_kind = info->cooperative_matrix_nv ? "coop" : "coopemu";
+                  && (g_strcmp0 (force, "coop") == 0 || (force == NULL && gpu && native));
+  /* KHR where the device (and the build) has it, unless DIFFUSE_COOP=nv
+   * asks for NV and the device has both */
+  gboolean nv = info->cooperative_matrix_nv
+                && (!info->cooperative_matrix || g_strcmp0 (g_getenv ("DIFFUSE_COOP"), "nv") == 0);
+  const char *coop_kind = nv                                  ? "coop"
+                          : info->cooperative_matrix_size == 16 ? "coopkhr"
+                          : info->cooperative_matrix_size == 8  ? "coopkhr8"
+                                                                : "coopemu";
   int64_t x_shape[2] = { 5, 8 }, w_shape[2] = { 3, 8 }, y_shape[2] = { 5, 3 };
   int64_t img_shape[4] = { 1, 2, 4, 4 }, cw_shape[4] = { 3, 2, 3, 3 };
   int64_t cy_shape[4] = { 1, 3, 4, 4 }, q_shape[3] = { 1, 3, 8 };
