@@ -69,6 +69,16 @@ df_test_new_uniform (int64_t n, uint64_t seed, float lo, float hi)
   return x;
 }
 
+float *
+df_test_new_input (DfDType dtype, int64_t n, uint64_t seed, float lo, float hi)
+{
+  float *x = df_test_new_uniform (n, seed, lo, hi);
+
+  if (dtype == DF_DTYPE_F16)
+    df_test_round_f16 (x, n);
+  return x;
+}
+
 void
 df_test_round_f16 (float *x, int64_t n)
 {

@@ -20,6 +20,9 @@ float *df_test_new_uniform (int64_t n, uint64_t seed, float lo, float hi);
  * inputs as fp16 storage does. */
 void df_test_round_f16 (float *x, int64_t n);
 
+/* An op's input: uniform in [lo, hi), rounded to fp16 when @dtype is. */
+float *df_test_new_input (DfDType dtype, int64_t n, uint64_t seed, float lo, float hi);
+
 /* max |got − want| / max(max |want|, 1e-6): the normalised error. */
 double df_test_rel_error (const float *got, const float *want, int64_t n);
 

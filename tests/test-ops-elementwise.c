@@ -31,17 +31,6 @@ tol (DfDType dtype, double f32, double f16)
   return dtype == DF_DTYPE_F16 ? f16 : f32;
 }
 
-/* Uniform data in [lo, hi), rounded to fp16 when the op runs in f16. */
-static float *
-new_input (DfDType dtype, int64_t n, uint64_t seed, float lo, float hi)
-{
-  float *x = df_test_new_uniform (n, seed, lo, hi);
-
-  if (dtype == DF_DTYPE_F16)
-    df_test_round_f16 (x, n);
-  return x;
-}
-
 static int64_t
 numel (int ndim, const int64_t *shape)
 {
@@ -116,9 +105,9 @@ check_group_norm (DfDType dtype, int ndim, const int64_t *shape, int groups, flo
   g_autoptr (DfCmd) cmd = new_cmd ();
   g_autoptr (GError) error = NULL;
   int64_t n = numel (ndim, shape), c = shape[1], spatial = n / shape[0] / c;
-  g_autofree float *x = new_input (dtype, n, 11, lo, hi);
-  g_autofree float *gamma = new_input (dtype, c, 12, 0.5f, 1.5f);
-  g_autofree float *beta = new_input (dtype, c, 13, -0.5f, 0.5f);
+  g_autofree float *x = df_test_new_input (dtype, n, 11, lo, hi);
+  g_autofree float *gamma = df_test_new_input (dtype, c, 12, 0.5f, 1.5f);
+  g_autofree float *beta = df_test_new_input (dtype, c, 13, -0.5f, 0.5f);
   g_autofree float *want = g_new (float, n);
   g_autoptr (DfTensor) tx = new_tensor (dtype, x, ndim, shape);
   g_autoptr (DfTensor) tg = new_tensor (dtype, gamma, 1, &c);
@@ -162,9 +151,9 @@ check_layer_norm (DfDType dtype, int ndim, const int64_t *shape, float eps)
   g_autoptr (DfCmd) cmd = new_cmd ();
   g_autoptr (GError) error = NULL;
   int64_t n = numel (ndim, shape), c = shape[ndim - 1];
-  g_autofree float *x = new_input (dtype, n, 21, -2, 3);
-  g_autofree float *gamma = new_input (dtype, c, 22, 0.5f, 1.5f);
-  g_autofree float *beta = new_input (dtype, c, 23, -0.5f, 0.5f);
+  g_autofree float *x = df_test_new_input (dtype, n, 21, -2, 3);
+  g_autofree float *gamma = df_test_new_input (dtype, c, 22, 0.5f, 1.5f);
+  g_autofree float *beta = df_test_new_input (dtype, c, 23, -0.5f, 0.5f);
   g_autofree float *want = g_new (float, n);
   g_autoptr (DfTensor) tx = new_tensor (dtype, x, ndim, shape);
   g_autoptr (DfTensor) tg = new_tensor (dtype, gamma, 1, &c);
@@ -199,7 +188,7 @@ check_softmax (DfDType dtype, int64_t rows, int64_t n, gboolean in_place)
   g_autoptr (GError) error = NULL;
   int64_t shape[2] = { rows, n };
   /* wide enough that exp underflows for the smallest of a row */
-  g_autofree float *x = new_input (dtype, rows * n, 24, -40, 12);
+  g_autofree float *x = df_test_new_input (dtype, rows * n, 24, -40, 12);
   g_autofree float *want = g_new (float, rows * n);
   g_autoptr (DfTensor) tx = new_tensor (dtype, x, 2, shape);
   g_autoptr (DfTensor) ty = in_place ? NULL : new_output (dtype, 2, shape);
@@ -231,7 +220,7 @@ check_unary (DfDType dtype, int64_t n, DfUnary op)
 {
   g_autoptr (DfCmd) cmd = new_cmd ();
   g_autoptr (GError) error = NULL;
-  g_autofree float *x = new_input (dtype, n, 31 + op, -8, 8);
+  g_autofree float *x = df_test_new_input (dtype, n, 31 + op, -8, 8);
   g_autofree float *want = g_new (float, n);
   g_autoptr (DfTensor) tx = new_tensor (dtype, x, 1, &n);
   g_autoptr (DfTensor) ty = new_output (dtype, 1, &n);
@@ -260,7 +249,7 @@ check_geglu (DfDType dtype, int64_t rows, int64_t half)
   g_autoptr (DfCmd) cmd = new_cmd ();
   g_autoptr (GError) error = NULL;
   int64_t x_shape[2] = { rows, 2 * half }, y_shape[2] = { rows, half };
-  g_autofree float *x = new_input (dtype, rows * 2 * half, 41, -4, 4);
+  g_autofree float *x = df_test_new_input (dtype, rows * 2 * half, 41, -4, 4);
   g_autofree float *want = g_new (float, rows * half);
   g_autoptr (DfTensor) tx = new_tensor (dtype, x, 2, x_shape);
   g_autoptr (DfTensor) ty = new_output (dtype, 2, y_shape);
@@ -291,8 +280,8 @@ check_binary (DfDType dtype, int a_ndim, const int64_t *a_shape, int b_ndim,
   g_autoptr (GError) error = NULL;
   int64_t na = numel (a_ndim, a_shape), nb = numel (b_ndim, b_shape);
   int64_t a4[4] = { 1, 1, 1, 1 }, b4[4] = { 1, 1, 1, 1 };
-  g_autofree float *a = new_input (dtype, na, 51, -2, 2);
-  g_autofree float *b = new_input (dtype, nb, 52, -2, 2);
+  g_autofree float *a = df_test_new_input (dtype, na, 51, -2, 2);
+  g_autofree float *b = df_test_new_input (dtype, nb, 52, -2, 2);
   g_autofree float *want = g_new (float, na);
   g_autoptr (DfTensor) ta = new_tensor (dtype, a, a_ndim, a_shape);
   g_autoptr (DfTensor) tb = new_tensor (dtype, b, b_ndim, b_shape);
@@ -344,7 +333,7 @@ test_scale (gconstpointer data)
       g_autoptr (DfCmd) cmd = new_cmd ();
       g_autoptr (GError) error = NULL;
       int64_t n = 1027;
-      g_autofree float *x = new_input (dtype, n, 61, -3, 3);
+      g_autofree float *x = df_test_new_input (dtype, n, 61, -3, 3);
       g_autofree float *want = g_new (float, n);
       g_autoptr (DfTensor) tx = new_tensor (dtype, x, 1, &n);
       g_autoptr (DfTensor) ty = in_place ? NULL : new_output (dtype, 1, &n);
@@ -366,7 +355,7 @@ check_concat (DfDType dtype, int ndim, const int64_t *a_shape, int64_t cb)
   g_autoptr (GError) error = NULL;
   int64_t b_shape[4], y_shape[4], inner = 1;
   int64_t na = numel (ndim, a_shape), nb;
-  g_autofree float *a = new_input (dtype, na, 71, -2, 2);
+  g_autofree float *a = df_test_new_input (dtype, na, 71, -2, 2);
   g_autofree float *b = NULL, *want = NULL;
   g_autoptr (DfTensor) ta = NULL, tb = NULL, ty = NULL;
 
@@ -377,7 +366,7 @@ check_concat (DfDType dtype, int ndim, const int64_t *a_shape, int64_t cb)
   for (int d = 2; d < ndim; d++)
     inner *= a_shape[d];
   nb = numel (ndim, b_shape);
-  b = new_input (dtype, nb, 72, -2, 2);
+  b = df_test_new_input (dtype, nb, 72, -2, 2);
   want = g_new (float, na + nb);
   ta = new_tensor (dtype, a, ndim, a_shape);
   tb = new_tensor (dtype, b, ndim, b_shape);
@@ -405,7 +394,7 @@ test_upsample (gconstpointer data)
   g_autoptr (DfCmd) cmd = new_cmd ();
   g_autoptr (GError) error = NULL;
   int64_t x_shape[4] = { 2, 3, 5, 7 }, y_shape[4] = { 2, 3, 10, 14 };
-  g_autofree float *x = new_input (dtype, 210, 81, -2, 2);
+  g_autofree float *x = df_test_new_input (dtype, 210, 81, -2, 2);
   g_autofree float *want = g_new (float, 840);
   g_autoptr (DfTensor) tx = new_tensor (dtype, x, 4, x_shape);
   g_autoptr (DfTensor) ty = new_output (dtype, 4, y_shape);
@@ -422,7 +411,7 @@ check_permute (DfDType dtype, int ndim, const int64_t *shape, const int *perm)
   g_autoptr (GError) error = NULL;
   int64_t n = numel (ndim, shape), s4[4] = { 1, 1, 1, 1 }, y_shape[4];
   int p4[4] = { 0, 1, 2, 3 }, lead = 4 - ndim;
-  g_autofree float *x = new_input (dtype, n, 91, -2, 2);
+  g_autofree float *x = df_test_new_input (dtype, n, 91, -2, 2);
   g_autofree float *want = g_new (float, n);
   g_autoptr (DfTensor) tx = new_tensor (dtype, x, ndim, shape);
   g_autoptr (DfTensor) ty = NULL;
@@ -536,8 +525,8 @@ check_embedding (DfDType dtype, int64_t batch, int64_t len, int64_t vocab, int64
   int64_t ids_shape[2] = { batch, len }, tok_shape[2] = { vocab, c };
   int64_t pos_shape[2] = { positions, c }, y_shape[3] = { batch, len, c };
   g_autofree uint32_t *ids = g_new (uint32_t, batch * len);
-  g_autofree float *tok = new_input (dtype, vocab * c, 101, -1, 1);
-  g_autofree float *pos = positions ? new_input (dtype, positions * c, 102, -1, 1) : NULL;
+  g_autofree float *tok = df_test_new_input (dtype, vocab * c, 101, -1, 1);
+  g_autofree float *pos = positions ? df_test_new_input (dtype, positions * c, 102, -1, 1) : NULL;
   g_autofree float *want = g_new (float, batch * len * c);
   g_autoptr (DfTensor) tids = df_test_tensor (df_test_context (), DF_DTYPE_U32, NULL, 2,
                                               ids_shape);
@@ -578,7 +567,7 @@ check_cast (DfDType from, DfDType to)
   g_autoptr (GError) error = NULL;
   int64_t shape[2] = { 7, 149 }, y_shape[3] = { 7, 149, 1 }, n = 7 * 149;
   /* up to fp16's largest finite value, 65504 */
-  g_autofree float *x = new_input (from, n, 111, -65000, 65000);
+  g_autofree float *x = df_test_new_input (from, n, 111, -65000, 65000);
   g_autofree float *want = g_memdup2 (x, sizeof (float) * n);
   g_autoptr (DfTensor) tx = new_tensor (from, x, 2, shape);
   g_autoptr (DfTensor) ty = new_output (to, 3, y_shape);

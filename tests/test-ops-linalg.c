@@ -24,17 +24,6 @@ tolerance (DfDType dtype)
   return dtype == DF_DTYPE_F16 ? TOL_F16 : TOL_F32;
 }
 
-/* Uniform data in [lo, hi), rounded to fp16 when the op runs in f16. */
-static float *
-new_input (DfDType dtype, int64_t n, uint64_t seed, float lo, float hi)
-{
-  float *x = df_test_new_uniform (n, seed, lo, hi);
-
-  if (dtype == DF_DTYPE_F16)
-    df_test_round_f16 (x, n);
-  return x;
-}
-
 /* An output tensor full of NaN, so unwritten elements fail comparison. */
 static DfTensor *
 new_output (DfContext *ctx, DfDType dtype, int ndim, const int64_t *shape)
@@ -80,7 +69,7 @@ add_residual (DfDType dtype, Residual res, float *want, int64_t n)
 
   if (res == RES_NONE)
     return NULL;
-  r = new_input (dtype, n, 14, -2, 2);
+  r = df_test_new_input (dtype, n, 14, -2, 2);
   for (int64_t i = 0; i < n; i++)
     want[i] += r[i];
   return r;
@@ -94,9 +83,9 @@ check_linear_res (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n, gbo
   g_autoptr (GError) error = NULL;
   g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
   int64_t m = b * l;
-  g_autofree float *x = new_input (dtype, m * k, 1, -1, 1);
-  g_autofree float *w = new_input (dtype, n * k, 2, -1, 1);
-  g_autofree float *bias = with_bias ? new_input (dtype, n, 3, -1, 1) : NULL;
+  g_autofree float *x = df_test_new_input (dtype, m * k, 1, -1, 1);
+  g_autofree float *w = df_test_new_input (dtype, n * k, 2, -1, 1);
+  g_autofree float *bias = with_bias ? df_test_new_input (dtype, n, 3, -1, 1) : NULL;
   g_autofree float *want = g_new (float, m * n);
   g_autofree float *got = NULL;
   int64_t x_shape[3] = { b, l, k }, w_shape[2] = { n, k }, y_shape[3] = { b, l, n };
@@ -160,8 +149,8 @@ check_matmul (DfDType dtype, int64_t batch, int64_t m, int64_t k, int64_t n,
   DfContext *ctx = df_test_context ();
   g_autoptr (GError) error = NULL;
   g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
-  g_autofree float *a = new_input (dtype, batch * m * k, 4, -1, 1);
-  g_autofree float *b = new_input (dtype, batch * k * n, 5, -1, 1);
+  g_autofree float *a = df_test_new_input (dtype, batch * m * k, 4, -1, 1);
+  g_autofree float *b = df_test_new_input (dtype, batch * k * n, 5, -1, 1);
   g_autofree float *want = g_new (float, batch * m * n);
   g_autofree float *got = NULL;
   int64_t a_shape[3] = { batch, m, k }, y_shape[3] = { batch, m, n };
@@ -229,9 +218,9 @@ check_conv2d_res (DfDType dtype, int64_t n, int64_t c, int64_t h, int64_t w, int
   g_autoptr (GError) error = NULL;
   g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
   int64_t ho = (h + 2 * padding - ks) / stride + 1, wo = (w + 2 * padding - ks) / stride + 1;
-  g_autofree float *x = new_input (dtype, n * c * h * w, 8, -1, 1);
-  g_autofree float *wt = new_input (dtype, o * c * ks * ks, 9, -1, 1);
-  g_autofree float *bias = with_bias ? new_input (dtype, o, 10, -1, 1) : NULL;
+  g_autofree float *x = df_test_new_input (dtype, n * c * h * w, 8, -1, 1);
+  g_autofree float *wt = df_test_new_input (dtype, o * c * ks * ks, 9, -1, 1);
+  g_autofree float *bias = with_bias ? df_test_new_input (dtype, o, 10, -1, 1) : NULL;
   g_autofree float *want = g_new (float, n * o * ho * wo);
   g_autofree float *got = NULL;
   int64_t x_shape[4] = { n, c, h, w }, w_shape[4] = { o, c, ks, ks };
@@ -319,9 +308,9 @@ check_attention (DfDType dtype, int64_t batch, int heads, int64_t d, int64_t lq,
   g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
   int64_t ch = heads * d;
   /* q wider than k and v so that some softmax rows are peaked */
-  g_autofree float *q = new_input (dtype, batch * lq * ch, 11, -2, 2);
-  g_autofree float *k = new_input (dtype, batch * lk * ch, 12, -1, 1);
-  g_autofree float *v = new_input (dtype, batch * lk * ch, 13, -1, 1);
+  g_autofree float *q = df_test_new_input (dtype, batch * lq * ch, 11, -2, 2);
+  g_autofree float *k = df_test_new_input (dtype, batch * lk * ch, 12, -1, 1);
+  g_autofree float *v = df_test_new_input (dtype, batch * lk * ch, 13, -1, 1);
   g_autofree float *want = g_new (float, batch * lq * ch);
   g_autofree float *got = NULL;
   int64_t q_shape[3] = { batch, lq, ch }, kv_shape[3] = { batch, lk, ch };
