@@ -22,8 +22,17 @@ libs=.gpu
 if [ "$mode" = prepare ]; then
   sh .ci/deps
   grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
-  if [ -f $build/build.ninja ]; then meson setup --reconfigure $build -Dbuildtype=release >/dev/null
-  else meson setup $build -Dbuildtype=release >/dev/null; fi
+  # the VK_KHR_cooperative_matrix kernels need glslang 13 or later: Debian
+  # 13's, fetched beside (without it the build has the NV kernels only)
+  native=""
+  if python3 tests/bench/newer-toolchain.py glslang /tmp/diffuse-glslang >/dev/null; then
+    native="--native-file /tmp/diffuse-glslang/native.ini"
+  else
+    echo "no newer glslang: the GPU build has the NV cooperative-matrix kernels only" >&2
+  fi
+  # shellcheck disable=SC2086
+  if [ -f $build/build.ninja ]; then meson setup --wipe $build -Dbuildtype=release $native >/dev/null
+  else meson setup $build -Dbuildtype=release $native >/dev/null; fi
   ninja -C $build
   rm -rf $libs && mkdir -p $libs/debs /tmp/diffuse-apt/partial
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/diffuse-apt'
@@ -61,13 +70,15 @@ export XDG_CACHE_HOME=/tmp/diffuse-cache
 passed=0; failed=0
 # test [KERNELS [ARGS...]]: one test executable, with DIFFUSE_KERNELS set
 # when KERNELS is not "-" (gpu: shared-memory kernels without cooperative
-# matrices; coop: cooperative matrices, native here when the device has them)
+# matrices; coop: cooperative matrices, native here when the device has them
+# — KHR where the build and the device have it; coop-nv: the NV ones)
 run_test() {
   t=$1; kernels=${2:--}; shift; [ $# -gt 0 ] && shift
   [ -x $build/tests/test-$t ] || return 0
   log=/tmp/diffuse-test-$t-$kernels.log
+  prefer=""; [ "$kernels" = coop-nv ] && prefer=nv
   if if [ "$kernels" = - ]; then $build/tests/test-$t "$@"
-     else DIFFUSE_KERNELS=$kernels $build/tests/test-$t "$@"; fi > "$log" 2>&1; then
+     else DIFFUSE_KERNELS=${kernels%-nv} DIFFUSE_COOP=$prefer $build/tests/test-$t "$@"; fi > "$log" 2>&1; then
     passed=$((passed + 1)); echo "test-$t ($kernels): ok"
   else
     failed=$((failed + 1)); echo "test-$t ($kernels): FAILED"; tail -20 "$log"
@@ -77,10 +88,12 @@ for t in half context ops-elementwise ops-linalg replay networks fullsize pipeli
   run_test $t
 done
 run_test ops-linalg gpu
-run_test ops-linalg coop -p /ops-linalg/linear/f16 -p /ops-linalg/matmul/f16 \
-  -p /ops-linalg/conv2d/f16 -p /ops-linalg/attention/f16 -p /ops-linalg/kernels
-run_test networks coop -p /networks/sd1/f16 -p /networks/sd1-inpaint/f16 -p /networks/sd2/f16
-run_test pipeline coop
+for kind in coop coop-nv; do
+  run_test ops-linalg $kind -p /ops-linalg/linear/f16 -p /ops-linalg/matmul/f16 \
+    -p /ops-linalg/conv2d/f16 -p /ops-linalg/attention/f16 -p /ops-linalg/kernels
+  run_test networks $kind -p /networks/sd1/f16 -p /networks/sd1-inpaint/f16 -p /networks/sd2/f16
+  run_test pipeline $kind
+done
 echo "tests: $passed passed, $failed failed"
 
 if [ "${QUICK:-0}" = 1 ]; then size=64; steps=2; reps=1; only="--only linear"
@@ -97,6 +110,10 @@ echo "== bench --synthetic sd15 ${size}x${size}, shared-memory kernels only (DIF
 DIFFUSE_KERNELS=gpu $cli bench --synthetic sd15 --width $size --height $size --steps $steps \
   | tee /tmp/diffuse-bench-shared.txt || true
 
+echo "== bench --synthetic sd15 ${size}x${size}, NV cooperative matrices where the device has both (DIFFUSE_COOP=nv)"
+DIFFUSE_COOP=nv $cli bench --synthetic sd15 --width $size --height $size --steps $steps \
+  | tee /tmp/diffuse-bench-nv.txt || true
+
 echo "== bench --synthetic sd15 ${size}x${size}, the device's default kernels"
 $cli bench --synthetic sd15 --width $size --height $size --steps $steps --profile \
   | tee /tmp/diffuse-bench.txt
@@ -104,6 +121,8 @@ $cli bench --synthetic sd15 --width $size --height $size --memory-only | grep re
 
 awk '/^unet_step_s:/ { s = $2 } END { if (s) printf "shared-memory kernels: %.2f ms per guided step\n", s * 1000 }' \
   /tmp/diffuse-bench-shared.txt
+awk '/^unet_step_s:/ { s = $2 } END { if (s) printf "DIFFUSE_COOP=nv: %.2f ms per guided step\n", s * 1000 }' \
+  /tmp/diffuse-bench-nv.txt
 # the hardware bound: 1.61 TFLOP per guided step at 512×512; ~990 dense
 # fp16 TFLOP/s on an H100 SXM (override with PEAK_TFLOPS)
 awk -v peak="${PEAK_TFLOPS:-990}" -v size=$size '
