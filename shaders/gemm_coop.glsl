@@ -38,17 +38,11 @@
 #ifndef DF_GEMM_COOP_GLSL
 #define DF_GEMM_COOP_GLSL
 
-/* the extensions are enabled by common.glsl (DF_COOP) */
+#include "coop.glsl"
 
 const uint GEMM_BM = 64;
 const uint GEMM_BN = 64;
 const uint GEMM_BK = 32;
-#ifndef DF_COOP_FRAG
-#define DF_COOP_FRAG 16
-#endif
-#if !DF_COOP_KHR && !DF_COOP_EMULATE && DF_COOP_FRAG != 16
-#error "the NV kernels use 16 x 16 fragments"
-#endif
 const uint GEMM_FRAG = DF_COOP_FRAG;
 const uint GEMM_QF = 32 / GEMM_FRAG; /* fragments along a quarter's side */
 /* padded row strides of the staged slices, in elements */
@@ -71,25 +65,6 @@ shared float emu_acc[4 * 32 * 32]; /* [group][i][j][element] */
 shared float gemm_cs[4 * GEMM_FRAG * GEMM_FRAG]; /* one fragment per subgroup */
 #endif
 
-/* the fragment types and instructions of the two extensions */
-#if DF_COOP_KHR
-#define COOP_ACC_T \
-  coopmat<float, gl_ScopeSubgroup, DF_COOP_FRAG, DF_COOP_FRAG, gl_MatrixUseAccumulator>
-#define COOP_A_T coopmat<float16_t, gl_ScopeSubgroup, DF_COOP_FRAG, DF_COOP_FRAG, gl_MatrixUseA>
-#define COOP_B_T coopmat<float16_t, gl_ScopeSubgroup, DF_COOP_FRAG, DF_COOP_FRAG, gl_MatrixUseB>
-#define COOP_LOAD(frag, array, offset, stride) \
-  coopMatLoad (frag, array, offset, stride, gl_CooperativeMatrixLayoutRowMajor)
-#define COOP_STORE(frag, array, offset, stride) \
-  coopMatStore (frag, array, offset, stride, gl_CooperativeMatrixLayoutRowMajor)
-#define COOP_MUL_ADD coopMatMulAdd
-#else
-#define COOP_ACC_T fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>
-#define COOP_A_T fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
-#define COOP_B_T fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
-#define COOP_LOAD(frag, array, offset, stride) coopMatLoadNV (frag, array, offset, stride, false)
-#define COOP_STORE(frag, array, offset, stride) coopMatStoreNV (frag, array, offset, stride, false)
-#define COOP_MUL_ADD coopMatMulAddNV
-#endif
 
 void
 gemm_coop (uint m0, uint n0, uint K)
