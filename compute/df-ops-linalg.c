@@ -32,7 +32,9 @@ DF_PUSH_STRUCT (DfPushAttention, DF_PUSH_ATTENTION);
  * On GPUs with cooperative matrices (VK_KHR_cooperative_matrix in builds
  * that have its kernels, else VK_NV_cooperative_matrix), fp16 matmul and
  * conv2d run on the matrix units instead (gemm_coop.glsl), and attention
- * as matrix products on them (attention_products);
+ * too: heads up to 64 with the scores in shared memory
+ * (attention_coop.comp), wider ones as matrix products
+ * (attention_products);
  * DIFFUSE_KERNELS=gpu keeps them on the shared-memory kernels, and
  * DIFFUSE_KERNELS=coop asks for them on any device with fp16 arithmetic,
  * emulated where neither extension is there (how lavapipe tests them).
@@ -111,13 +113,11 @@ typedef struct
                   DF_SHADER_##op##_coop_f16##suffix, DF_SHADER_##op##_coopemu_f16##suffix })
 #endif
 
-/* The cooperative-matrix dispatch of a GEMM whose C is m × n per batch
- * element (conv2d: output channels × pixels), into @d; see
- * gemm_coop.glsl: 64 × 64 tiles from four subgroups (four groups of 8
- * invocations when emulated). */
+/* The shader and workgroup of a cooperative-matrix dispatch whose
+ * workgroup is @subgroups subgroups (groups of 8 invocations when
+ * emulated), into @d. */
 static void
-coop_dispatch (DfContext *ctx, DfCoop coop, CoopShaders shaders, int64_t m, int64_t n,
-               int64_t batch, DfDispatch *d)
+coop_select (DfContext *ctx, DfCoop coop, CoopShaders shaders, uint32_t subgroups, DfDispatch *d)
 {
   const DfDeviceInfo *info = df_context_get_info (ctx);
 
@@ -128,10 +128,20 @@ coop_dispatch (DfContext *ctx, DfCoop coop, CoopShaders shaders, int64_t m, int6
     }
   else
     d->shader = coop == COOP_NV ? shaders.nv : shaders.emulated;
-  d->spec[0] = coop == COOP_EMULATED ? 32 : 4 * info->subgroup_size;
+  d->spec[0] = subgroups * (coop == COOP_EMULATED ? 8 : info->subgroup_size);
   d->spec[1] = 1;
   d->spec[2] = 1;
   d->n_spec = 3;
+}
+
+/* The cooperative-matrix dispatch of a GEMM whose C is m × n per batch
+ * element (conv2d: output channels × pixels), into @d; see
+ * gemm_coop.glsl: 64 × 64 tiles from four subgroups. */
+static void
+coop_dispatch (DfContext *ctx, DfCoop coop, CoopShaders shaders, int64_t m, int64_t n,
+               int64_t batch, DfDispatch *d)
+{
+  coop_select (ctx, coop, shaders, 4, d);
   d->groups[0] = (uint32_t) df_div_up (n, 64);
   d->groups[1] = (uint32_t) df_div_up (m, 64);
   d->groups[2] = (uint32_t) batch;
@@ -656,11 +666,16 @@ df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
  * 70000 keys (a 2048² picture); 32768 is a 1448² picture. */
 #define ATTENTION_CPU_MAX_KEYS 32768
 
+/* Widest head the cooperative-matrix attention takes (attention_coop.comp
+ * pads heads to a multiple of 16 up to this): SD's 40 and 64. */
+#define ATTENTION_COOP_MAX_HEAD_DIM 64
+
 /* Scores of the matrix-product attention held at once, at most. */
 #define ATTENTION_SCORE_BYTES ((uint64_t) 32 << 20)
 
-/* Attention as matrix products, for the cooperative-matrix kernels: Q, K
- * and V permuted to [B, H, L, D]; per head S = scale · Q Kᵀ, softmax of
+/* Attention as matrix products, for heads wider than the cooperative-matrix
+ * attention takes and the fused kernels run: Q, K and V permuted to
+ * [B, H, L, D]; per head S = scale · Q Kᵀ, softmax of
  * each row of S in place, O = S V; O permuted back.  The scores are
  * stored in fp32 (fp16 would round logits of a few hundred by a whole
  * unit, a factor e in the probabilities) for as many heads as fit in
@@ -798,9 +813,39 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
                    "correctly (%d); use a smaller picture", lk, ATTENTION_CPU_MAX_KEYS);
       return FALSE;
     }
-  /* as matrix products on cooperative matrices, and elsewhere for heads
-   * wider than the fused kernel runs (the VAE's 512), when every head's
-   * rows can be viewed at an aligned offset */
+  {
+    DfCoop coop = coop_mode (ctx, q->dtype);
+
+    /* on cooperative matrices with the scores in shared memory */
+    if (!causal && coop != COOP_NONE && d <= ATTENTION_COOP_MAX_HEAD_DIM)
+      {
+        DfPushAttention push = {
+          .lq = (uint32_t) lq,
+          .lk = (uint32_t) lk,
+          .heads = (uint32_t) heads,
+          .scale_log2e = (float) (scale * LOG2_E),
+        };
+        DfDispatch dd = {
+          .bindings = { out, q, k, v },
+          .n_bindings = 4,
+          .write_mask = 1u << 0,
+          .push = &push,
+          .push_size = sizeof push,
+          /* 32 query rows per workgroup, two subgroups */
+          .groups = { df_div_up (lq, 32), (uint32_t) heads, (uint32_t) batch },
+        };
+
+        coop_select (ctx, coop, COOP_SHADERS (attention, ), 2, &dd);
+        dd.spec[3] = (uint32_t) d;
+        dd.n_spec = 4;
+        if (!check_groups (op, ctx, dd.groups, error))
+          return FALSE;
+        return df_cmd_dispatch (cmd, &dd, error);
+      }
+  }
+  /* as matrix products on cooperative matrices (heads wider than 64), and
+   * elsewhere for heads wider than the fused kernel runs (the VAE's 512),
+   * when every head's rows can be viewed at an aligned offset */
   if (!causal
       && (coop_mode (ctx, q->dtype) != COOP_NONE || d > ATTENTION_FUSED_MAX_HEAD_DIM)
       && (uint64_t) d * df_dtype_size (q->dtype)

@@ -351,6 +351,9 @@ test_attention (gconstpointer data)
   check_attention (dtype, 1, 2, 160, 19, 100, 1.0f / sqrtf (160), FALSE);
   /* CLIP: causal self-attention, D = 64 */
   check_attention (dtype, 2, 2, 64, 23, 23, 1.0f / 8.0f, TRUE);
+  /* several blocks of 32 query rows and of 32 keys, a head of 8 (padded
+   * to 16 on cooperative matrices), peaked rows */
+  check_attention (dtype, 2, 3, 8, 70, 100, 1.0f, FALSE);
   /* a single key, fewer keys than queries under the causal mask */
   check_attention (dtype, 1, 1, 40, 5, 1, 1.0f, FALSE);
   check_attention (dtype, 1, 2, 64, 11, 6, 0.5f, TRUE);
