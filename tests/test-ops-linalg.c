@@ -405,10 +405,14 @@ test_kernels (void)
   g_autoptr (DfTensor) img16 = df_test_tensor (ctx, DF_DTYPE_F16, NULL, 4, img_shape);
   g_autoptr (DfTensor) cw16 = df_test_tensor (ctx, DF_DTYPE_F16, NULL, 4, cw_shape);
   g_autoptr (DfTensor) cy16 = df_test_tensor (ctx, DF_DTYPE_F16, NULL, 4, cy_shape);
+  g_autoptr (DfTensor) q16 = df_test_tensor (ctx, DF_DTYPE_F16, NULL, 3, q_shape);
+  g_autoptr (DfTensor) out16 = df_test_tensor (ctx, DF_DTYPE_F16, NULL, 3, q_shape);
   g_autofree char *matmul16 = coop ? g_strdup_printf ("matmul_%s_f16", coop_kind)
                                    : g_strdup (gpu ? "matmul_shared_f16" : "matmul_vec4_f16");
   g_autofree char *conv16 = coop ? g_strdup_printf ("conv2d_%s_f16", coop_kind)
                                  : g_strdup (gpu ? "conv2d_shared_f16" : "conv2d_vec4_f16");
+  g_autofree char *attention16 = coop ? g_strdup_printf ("attention_%s_f16", coop_kind)
+                                      : g_strdup (gpu ? "attention_shared_f16" : "attention_f16");
   /* K = 8 and widths of 4: the CPU family takes its vec4 variants; fp32
    * never runs on cooperative matrices */
   const char *want[] = {
@@ -417,6 +421,7 @@ test_kernels (void)
     gpu ? "attention_shared_f32" : "attention_f32",
     matmul16,
     conv16,
+    attention16,
   };
   GHashTable *profile;
 
@@ -434,6 +439,7 @@ test_kernels (void)
   g_assert_true (df_op_attention (cmd, out, q, q, q, 1, 0.5f, FALSE, &error));
   g_assert_true (df_op_linear (cmd, y16, x16, w16, NULL, &error));
   g_assert_true (df_op_conv2d (cmd, cy16, img16, cw16, NULL, 1, 1, &error));
+  g_assert_true (df_op_attention (cmd, out16, q16, q16, q16, 1, 0.5f, FALSE, &error));
   g_assert_true (df_cmd_submit_wait (cmd, &error));
   g_assert_no_error (error);
   profile = df_cmd_get_profile (cmd);
