@@ -816,8 +816,10 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
   {
     DfCoop coop = coop_mode (ctx, q->dtype);
 
-    /* on cooperative matrices with the scores in shared memory */
-    if (!causal && coop != COOP_NONE && d <= ATTENTION_COOP_MAX_HEAD_DIM)
+    /* on cooperative matrices with the scores in shared memory (unless
+     * DIFFUSE_ATTENTION=products asks for the products, to compare) */
+    if (!causal && coop != COOP_NONE && d <= ATTENTION_COOP_MAX_HEAD_DIM
+        && g_strcmp0 (g_getenv ("DIFFUSE_ATTENTION"), "products") != 0)
       {
         DfPushAttention push = {
           .lq = (uint32_t) lq,

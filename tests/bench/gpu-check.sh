@@ -106,6 +106,9 @@ echo "== op benchmark, the device's default kernels (cooperative matrices for f1
 # shellcheck disable=SC2086
 $build/tests/bench/bench-ops --reps $reps $only || true
 
+echo "== attention as matrix products with the scores in device memory (DIFFUSE_ATTENTION=products), to compare"
+DIFFUSE_ATTENTION=products $build/tests/bench/bench-ops --reps $reps --only attention || true
+
 echo "== bench --synthetic sd15 ${size}x${size}, shared-memory kernels only (DIFFUSE_KERNELS=gpu)"
 DIFFUSE_KERNELS=gpu $cli bench --synthetic sd15 --width $size --height $size --steps $steps \
   | tee /tmp/diffuse-bench-shared.txt || true
