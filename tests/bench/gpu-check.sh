@@ -12,7 +12,11 @@
 # With the workplace's device tool: run `prepare` here, then one device run
 # with carry [".gpu", "_build-gpu"] and the command
 #   sh tests/bench/gpu-check.sh run 2>&1 | tee $OUT/gpu-check.log
-# QUICK=1 makes `run` use tiny sizes (to try it on lavapipe).
+# QUICK=1 makes `run` use tiny sizes and skip the shared-memory-kernel
+# benchmarks (to try it on lavapipe); GPU_RUN_WRAPPER=PROGRAM runs our
+# programs through PROGRAM (to try it on another driver, e.g. the `run` of
+# tests/bench/newer-toolchain.py lavapipe, whose lavapipe has KHR
+# cooperative matrices).
 set -eu
 cd "$(dirname "$0")/../.."
 mode=${1:-run}
@@ -60,12 +64,13 @@ if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nv
   export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 fi
 
-cli=$build/app/diffuse-cli
+wrap=${GPU_RUN_WRAPPER:-}
+cli="$wrap $build/app/diffuse-cli"
 echo "== devices"
 $cli devices
 
 echo "== tests on this device"
-export DIFFUSE_TEST_DATA="$PWD/tests/data" DIFFUSE_CLI="$PWD/$cli" GSETTINGS_BACKEND=memory
+export DIFFUSE_TEST_DATA="$PWD/tests/data" DIFFUSE_CLI="$PWD/$build/app/diffuse-cli" GSETTINGS_BACKEND=memory
 export XDG_CACHE_HOME=/tmp/diffuse-cache
 passed=0; failed=0
 # test [KERNELS [ARGS...]]: one test executable, with DIFFUSE_KERNELS set
@@ -77,8 +82,9 @@ run_test() {
   [ -x $build/tests/test-$t ] || return 0
   log=/tmp/diffuse-test-$t-$kernels.log
   prefer=""; [ "$kernels" = coop-nv ] && prefer=nv
-  if if [ "$kernels" = - ]; then $build/tests/test-$t "$@"
-     else DIFFUSE_KERNELS=${kernels%-nv} DIFFUSE_COOP=$prefer $build/tests/test-$t "$@"; fi > "$log" 2>&1; then
+  if if [ "$kernels" = - ]; then $wrap $build/tests/test-$t "$@"
+     else DIFFUSE_KERNELS=${kernels%-nv} DIFFUSE_COOP=$prefer $wrap $build/tests/test-$t "$@"
+     fi > "$log" 2>&1; then
     passed=$((passed + 1)); echo "test-$t ($kernels): ok"
   else
     failed=$((failed + 1)); echo "test-$t ($kernels): FAILED"; tail -20 "$log"
@@ -96,22 +102,26 @@ for kind in coop coop-nv; do
 done
 echo "tests: $passed passed, $failed failed"
 
-if [ "${QUICK:-0}" = 1 ]; then size=64; steps=2; reps=1; only="--only linear"
-else size=512; steps=5; reps=5; only=""; fi
+if [ "${QUICK:-0}" = 1 ]; then size=64; steps=2; reps=1; only="linear"; attention="attention cross"
+else size=512; steps=5; reps=5; only=""; attention="attention"; fi
+quick() { [ "${QUICK:-0}" = 1 ]; }
 
-echo "== op benchmark, shared-memory kernels only (DIFFUSE_KERNELS=gpu)"
-# shellcheck disable=SC2086
-DIFFUSE_KERNELS=gpu $build/tests/bench/bench-ops --reps $reps $only || true
+if ! quick; then
+  echo "== op benchmark, shared-memory kernels only (DIFFUSE_KERNELS=gpu)"
+  DIFFUSE_KERNELS=gpu $wrap $build/tests/bench/bench-ops --reps $reps || true
+fi
 echo "== op benchmark, the device's default kernels (cooperative matrices for f16 where the device has them)"
-# shellcheck disable=SC2086
-$build/tests/bench/bench-ops --reps $reps $only || true
+$wrap $build/tests/bench/bench-ops --reps $reps --only "$only" || true
 
 echo "== attention as matrix products with the scores in device memory (DIFFUSE_ATTENTION=products), to compare"
-DIFFUSE_ATTENTION=products $build/tests/bench/bench-ops --reps $reps --only attention || true
+DIFFUSE_ATTENTION=products $wrap $build/tests/bench/bench-ops --reps $reps --only "$attention" || true
 
-echo "== bench --synthetic sd15 ${size}x${size}, shared-memory kernels only (DIFFUSE_KERNELS=gpu)"
-DIFFUSE_KERNELS=gpu $cli bench --synthetic sd15 --width $size --height $size --steps $steps \
-  | tee /tmp/diffuse-bench-shared.txt || true
+rm -f /tmp/diffuse-bench-shared.txt
+if ! quick; then
+  echo "== bench --synthetic sd15 ${size}x${size}, shared-memory kernels only (DIFFUSE_KERNELS=gpu)"
+  DIFFUSE_KERNELS=gpu $cli bench --synthetic sd15 --width $size --height $size --steps $steps \
+    | tee /tmp/diffuse-bench-shared.txt || true
+fi
 
 echo "== bench --synthetic sd15 ${size}x${size}, NV cooperative matrices where the device has both (DIFFUSE_COOP=nv)"
 DIFFUSE_COOP=nv $cli bench --synthetic sd15 --width $size --height $size --steps $steps \
@@ -122,7 +132,7 @@ $cli bench --synthetic sd15 --width $size --height $size --steps $steps --profil
   | tee /tmp/diffuse-bench.txt
 $cli bench --synthetic sd15 --width $size --height $size --memory-only | grep record || true
 
-awk '/^unet_step_s:/ { s = $2 } END { if (s) printf "shared-memory kernels: %.2f ms per guided step\n", s * 1000 }' \
+[ -f /tmp/diffuse-bench-shared.txt ] && awk '/^unet_step_s:/ { s = $2 } END { if (s) printf "shared-memory kernels: %.2f ms per guided step\n", s * 1000 }' \
   /tmp/diffuse-bench-shared.txt
 awk '/^unet_step_s:/ { s = $2 } END { if (s) printf "DIFFUSE_COOP=nv: %.2f ms per guided step\n", s * 1000 }' \
   /tmp/diffuse-bench-nv.txt
