@@ -32,7 +32,7 @@ DF_PUSH_STRUCT (DfPushAttention, DF_PUSH_ATTENTION);
  * On GPUs with cooperative matrices (VK_KHR_cooperative_matrix in builds
  * that have its kernels, else VK_NV_cooperative_matrix), fp16 matmul and
  * conv2d run on the matrix units instead (gemm_coop.glsl), and attention
- * too: heads up to 64 with the scores in shared memory
+ * too: heads up to 160 with the scores in shared memory
  * (attention_coop.comp), wider ones as matrix products
  * (attention_products);
  * DIFFUSE_KERNELS=gpu keeps them on the shared-memory kernels, and
@@ -667,8 +667,20 @@ df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
 #define ATTENTION_CPU_MAX_KEYS 32768
 
 /* Widest head the cooperative-matrix attention takes (attention_coop.comp
- * pads heads to a multiple of 16 up to this): SD's 40 and 64. */
-#define ATTENTION_COOP_MAX_HEAD_DIM 64
+ * pads heads to a multiple of 16 up to this): SD 1.5's 40, 80 and 160,
+ * SD 2's 64. */
+#define ATTENTION_COOP_MAX_HEAD_DIM 160
+
+/* Shared memory attention_coop.comp declares for head dimension @d. */
+static uint64_t
+attention_coop_shared_bytes (int64_t d, gboolean emulated)
+{
+  const uint64_t dp = (uint64_t) (d + 15) / 16 * 16;
+  uint64_t bytes = 3 * 32 * (dp + 8) * 2 /* q, k, v */ + 32 * 32 * 4 /* s */
+                   + 32 * 40 * 2 /* p */ + 2 * 32 * 4 /* row max, sum */;
+
+  return emulated ? bytes + 32 * dp * 4 /* o */ : bytes;
+}
 
 /* Scores of the matrix-product attention held at once, at most. */
 #define ATTENTION_SCORE_BYTES ((uint64_t) 32 << 20)
@@ -816,9 +828,12 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
   {
     DfCoop coop = coop_mode (ctx, q->dtype);
 
-    /* on cooperative matrices with the scores in shared memory (unless
-     * DIFFUSE_ATTENTION=products asks for the products, to compare) */
+    /* on cooperative matrices with the scores in shared memory, where
+     * the kernel's tiles fit (unless DIFFUSE_ATTENTION=products asks for
+     * the products, to compare) */
     if (!causal && coop != COOP_NONE && d <= ATTENTION_COOP_MAX_HEAD_DIM
+        && attention_coop_shared_bytes (d, coop == COOP_EMULATED)
+               <= df_context_get_info (ctx)->max_shared_memory
         && g_strcmp0 (g_getenv ("DIFFUSE_ATTENTION"), "products") != 0)
       {
         DfPushAttention push = {
@@ -845,7 +860,8 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
         return df_cmd_dispatch (cmd, &dd, error);
       }
   }
-  /* as matrix products on cooperative matrices (heads wider than 64), and
+  /* as matrix products on cooperative matrices (heads wider than 160, or
+   * whose tiles do not fit), and
    * elsewhere for heads wider than the fused kernel runs (the VAE's 512),
    * when every head's rows can be viewed at an aligned offset */
   if (!causal

@@ -8,7 +8,7 @@
  *
  * A workgroup is two subgroups and takes 32 query rows of one head
  * (16 per subgroup); the grid is x: row blocks, y: heads, z: batch.  The
- * head is padded with zeros to DP, a multiple of 16 (D ≤ 64).  Keys come
+ * head is padded with zeros to DP, a multiple of 16 (D ≤ 160).  Keys come
  * in blocks of 32, their K and V rows staged in shared memory as fp16.
  * Two passes over the keys, so that no accumulator ever needs rescaling
  * (cooperative-matrix fragments have no per-row access):
@@ -30,15 +30,17 @@
  * Loops run 8 elements per iteration: lavapipe stops every loop of an
  * invocation after 65535 iterations in all.
  *
- * Shared memory for D = 64: 13.5 KiB of Q, K, V; 4 KiB of scores; 2.5 KiB
- * of probabilities; 8 KiB of output when emulated. */
+ * Shared memory: 3 · 32 · (DP + 8) fp16 of Q, K, V (13.5 KiB for D = 64,
+ * 31.5 KiB for 160); 4 KiB of scores; 2.5 KiB of probabilities; 32 · DP
+ * fp32 of output when emulated (8 KiB for 64).  The C side uses the kernel
+ * only where that fits the device. */
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "coop.glsl"
 
 DF_WORKGROUP_LAYOUT;
 
-/* head dimension (a multiple of 8, at most 64) */
+/* head dimension (a multiple of 8, at most DMAX) */
 layout(constant_id = 3) const uint D = 64;
 
 layout(push_constant) uniform Push { DF_PUSH_ATTENTION } p;
@@ -54,7 +56,7 @@ const uint BC = 32;                /* keys per block */
 const uint DP = (D + 15) / 16 * 16; /* padded head dimension */
 const uint QS = DP + 8;            /* row strides in shared memory, padded */
 const uint PS = BC + 8;
-const uint DMAX = 64;
+const uint DMAX = 160;
 
 shared float16_t q_tile[BR * QS]; /* [row][d] */
 shared float16_t k_tile[BC * QS]; /* [key][d] */
@@ -65,7 +67,7 @@ shared float row_max[BR];
 shared float row_sum[BR];
 #if DF_COOP_EMULATE
 const uint EMU_LANES = 8;
-shared float o_tile[BR * DMAX]; /* [row][d] */
+shared float o_tile[BR * DP]; /* [row][d] */
 #endif
 
 /* Stages rows [first, first + n) of a [B, L, heads · D] tensor's head into
@@ -108,7 +110,7 @@ main ()
       row_sum[r] = 0.0;
     }
 #if DF_COOP_EMULATE
-  for (uint e0 = tid; e0 < BR * DMAX; e0 += 8 * wg_n)
+  for (uint e0 = tid; e0 < BR * DP; e0 += 8 * wg_n)
     [[unroll]] for (uint u = 0; u < 8; u++)
       o_tile[e0 + u * wg_n] = 0.0;
 #else
@@ -199,10 +201,10 @@ main ()
             {
               const uint e = e0 + u * lanes;
               const uint r = r0 + e / DP, d = e % DP;
-              float o = o_tile[r * DMAX + d];
+              float o = o_tile[r * DP + d];
               [[unroll]] for (uint c = 0; c < BC; c++)
                 o = fma (float (p_tile[r * PS + c]), float (v_tile[c * QS + d]), o);
-              o_tile[r * DMAX + d] = o;
+              o_tile[r * DP + d] = o;
             }
 #else
         for (uint i = 0; i < SR / F; i++)
@@ -230,7 +232,7 @@ main ()
         const uint r = e / D, d = e % D;
         if (e < SR * D && q0 + r0 + r < p.lq)
           out_[((batch * p.lq + q0 + r0 + r) * p.heads + head) * D + d] =
-              float16_t (o_tile[(r0 + r) * DMAX + d]);
+              float16_t (o_tile[(r0 + r) * DP + d]);
       }
 #else
   for (uint i = 0; i < SR / F; i++)
