@@ -314,11 +314,15 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
   DfCoop coop = coop_mode (ctx, b->dtype);
 
   if (coop != COOP_NONE)
-    coop_dispatch (ctx, coop,
-                   y->dtype == a->dtype          ? COOP_SHADERS (matmul, )
-                   : y->dtype == DF_DTYPE_F32 ? COOP_SHADERS (matmul, _yf32)
-                                              : COOP_SHADERS (matmul, _af32),
-                   m, n, batch, &d);
+    {
+      /* scores and probabilities of attention_products may be fp32 */
+      CoopShaders shaders = COOP_SHADERS (matmul, );
+
+      if (y->dtype != a->dtype)
+        shaders = y->dtype == DF_DTYPE_F32 ? COOP_SHADERS (matmul, _yf32)
+                                           : COOP_SHADERS (matmul, _af32);
+      coop_dispatch (ctx, coop, shaders, m, n, batch, &d);
+    }
   else if (kern == KERNELS_SHARED)
     {
       d.shader = b->dtype == DF_DTYPE_F32
