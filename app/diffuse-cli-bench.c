@@ -25,7 +25,9 @@
  * reports unet_record_ms, the CPU time of recording one guided UNet step
  * once its pipelines exist (the step is recorded twice, the second timed,
  * kept for replay as the pipeline keeps it, so that unet_pinned_mib and
- * mem_unet_peak_mib include the memory it reserves). */
+ * mem_unet_peak_mib include the memory it reserves), and unet_dispatches
+ * and unet_barriers, the dispatches in that recording and the barriers
+ * between them (on a GPU each costs a few microseconds of idle time). */
 #include "config.h"
 
 #include <glib/gi18n.h>
@@ -171,6 +173,13 @@ memory_timeline (DfContext *ctx, DfClip *clip, DfUNet *unet, DfVae *vae, DfDType
   if (!df_unet_forward (unet, cmd, out, sample, t, context, &error))
     return diffuse_cli_fail (error->message);
   g_array_append_val (figures, ((Figure) { "unet_record_ms", 1000 * seconds_since (start) }));
+  {
+    guint barriers;
+    guint dispatches = df_cmd_get_dispatches (cmd, &barriers);
+
+    g_array_append_val (figures, ((Figure) { "unet_dispatches", dispatches }));
+    g_array_append_val (figures, ((Figure) { "unet_barriers", barriers }));
+  }
   if (!df_cmd_end (cmd, &error))
     return diffuse_cli_fail (error->message);
   g_array_append_val (figures, ((Figure) { "unet_pinned_mib", mib (df_cmd_get_pinned (cmd)) }));

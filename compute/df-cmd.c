@@ -42,6 +42,7 @@ struct _DfCmd
   VkFence fence;
   gboolean recording;
   guint n_dispatches;
+  guint n_barriers;   /* between dispatches, in the current recording */
 
   gboolean replayable;
   gboolean recorded;  /* replayable: the recording ended; submits replay it */
@@ -199,6 +200,7 @@ begin (DfCmd *cmd, GError **error)
     return FALSE;
   cmd->recording = TRUE;
   cmd->n_dispatches = 0;
+  cmd->n_barriers = 0;
   g_array_set_size (cmd->written, 0);
   g_array_set_size (cmd->read, 0);
   cmd->n_queries = 0;
@@ -291,6 +293,7 @@ df_cmd_reset (DfCmd *cmd, GError **error)
   discard (cmd);
   vkResetCommandBuffer (cmd->cb, 0);
   cmd->n_dispatches = 0;
+  cmd->n_barriers = 0;
   return !cmd->replayable || open_log (cmd, error);
 }
 
@@ -300,6 +303,16 @@ df_cmd_is_recorded (DfCmd *cmd)
   g_return_val_if_fail (cmd != NULL, FALSE);
 
   return cmd->recorded;
+}
+
+guint
+df_cmd_get_dispatches (DfCmd *cmd, guint *barriers)
+{
+  g_return_val_if_fail (cmd != NULL, 0);
+
+  if (barriers != NULL)
+    *barriers = cmd->n_barriers;
+  return cmd->n_dispatches;
 }
 
 uint64_t
@@ -380,6 +393,7 @@ barrier (DfCmd *cmd)
 
   vkCmdPipelineBarrier (cmd->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &b, 0, NULL, 0, NULL);
+  cmd->n_barriers++;
   g_array_set_size (cmd->written, 0);
   g_array_set_size (cmd->read, 0);
 }

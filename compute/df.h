@@ -220,6 +220,9 @@ gboolean df_cmd_is_recorded (DfCmd *cmd);
 gboolean df_cmd_reset (DfCmd *cmd, GError **error);
 /* Bytes of memory reserved for a kept recording. */
 uint64_t df_cmd_get_pinned (DfCmd *cmd);
+/* Dispatches in the current (or kept) recording, and in @barriers (may be
+ * NULL) the barriers recorded between them. */
+guint df_cmd_get_dispatches (DfCmd *cmd, guint *barriers);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DfCmd, df_cmd_free)
 
 /* ------------------------------------------------------------------------

@@ -276,6 +276,37 @@ test_profiling (void)
   g_assert_cmpuint (g_hash_table_size (profile), ==, 1);
 }
 
+/* The counts bench reports: dispatches, and barriers only where one
+ * dispatch reads or overwrites what an earlier one wrote. */
+static void
+test_counts (void)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
+  g_autoptr (DfTensor) a = df_tensor_new4 (ctx, DF_DTYPE_F32, 256, 0, 0, 0, &error);
+  g_autoptr (DfTensor) b = df_tensor_new4 (ctx, DF_DTYPE_F32, 256, 0, 0, 0, &error);
+  g_autoptr (DfTensor) c = df_tensor_new4 (ctx, DF_DTYPE_F32, 256, 0, 0, 0, &error);
+  guint barriers = 99;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (df_cmd_get_dispatches (cmd, &barriers), ==, 0);
+  g_assert_cmpuint (barriers, ==, 0);
+  /* independent: no barrier between them */
+  g_assert_true (df_op_fill (cmd, a, 1.0f, &error));
+  g_assert_true (df_op_fill (cmd, b, 2.0f, &error));
+  g_assert_cmpuint (df_cmd_get_dispatches (cmd, &barriers), ==, 2);
+  g_assert_cmpuint (barriers, ==, 0);
+  /* reads both: one barrier; then reads c: another */
+  g_assert_true (df_op_binary (cmd, c, a, b, DF_BINARY_ADD, &error));
+  g_assert_true (df_op_scale (cmd, a, c, 2.0f, 0.0f, &error));
+  g_assert_cmpuint (df_cmd_get_dispatches (cmd, NULL), ==, 4);
+  g_assert_cmpuint (df_cmd_get_dispatches (cmd, &barriers), ==, 4);
+  g_assert_cmpuint (barriers, ==, 2);
+  g_assert_true (df_cmd_submit_wait (cmd, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -292,6 +323,7 @@ main (int argc, char **argv)
   g_test_add_func ("/context/view-rows", test_view_rows);
   g_test_add_func ("/context/binding-limit", test_binding_limit);
   g_test_add_func ("/context/profiling", test_profiling);
+  g_test_add_func ("/context/counts", test_counts);
   ret = g_test_run ();
   df_test_context_free ();
   return ret;
