@@ -130,7 +130,7 @@ DIFFUSE_COOP=nv $cli bench --synthetic sd15 --width $size --height $size --steps
 echo "== bench --synthetic sd15 ${size}x${size}, the device's default kernels"
 $cli bench --synthetic sd15 --width $size --height $size --steps $steps --profile \
   | tee /tmp/diffuse-bench.txt
-$cli bench --synthetic sd15 --width $size --height $size --memory-only | grep record || true
+$cli bench --synthetic sd15 --width $size --height $size --memory-only | grep -E "record|dispatches|barriers|peak" || true
 
 [ -f /tmp/diffuse-bench-shared.txt ] && awk '/^unet_step_s:/ { s = $2 } END { if (s) printf "shared-memory kernels: %.2f ms per guided step\n", s * 1000 }' \
   /tmp/diffuse-bench-shared.txt
