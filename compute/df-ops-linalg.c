@@ -776,8 +776,9 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
   const char *op = "attention";
   DfContext *ctx;
   DfKernels kern;
+  DfCoop coop;
+  gboolean fused_coop;
   int64_t batch, lq, lk, channels, d;
-  uint32_t wg, rows;
 
   g_return_val_if_fail (cmd != NULL && out != NULL && q != NULL && k != NULL && v != NULL,
                         FALSE);
@@ -829,52 +830,21 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
                    "correctly (%d); use a smaller picture", lk, ATTENTION_CPU_MAX_KEYS);
       return FALSE;
     }
-  {
-    DfCoop coop = coop_mode (ctx, q->dtype);
-
-    /* on cooperative matrices with the scores in shared memory, where
-     * the kernel's tiles fit (unless DIFFUSE_ATTENTION=products asks for
-     * the products, to compare) */
-    if (!causal && coop != COOP_NONE && d <= ATTENTION_COOP_MAX_HEAD_DIM
-        && attention_coop_shared_bytes (d, coop == COOP_EMULATED)
-               <= df_context_get_info (ctx)->max_shared_memory
-        && g_strcmp0 (g_getenv ("DIFFUSE_ATTENTION"), "products") != 0)
-      {
-        DfPushAttention push = {
-          .lq = (uint32_t) lq,
-          .lk = (uint32_t) lk,
-          .heads = (uint32_t) heads,
-          .scale_log2e = (float) (scale * LOG2_E),
-        };
-        DfDispatch dd = {
-          .bindings = { out, q, k, v },
-          .n_bindings = 4,
-          .write_mask = 1u << 0,
-          .push = &push,
-          .push_size = sizeof push,
-          /* 32 query rows per workgroup, two subgroups */
-          .groups = { df_div_up (lq, 32), (uint32_t) heads, (uint32_t) batch },
-        };
-
-        coop_select (ctx, coop, COOP_SHADERS (attention, ), 2, &dd);
-        dd.spec[3] = (uint32_t) d;
-        dd.n_spec = 4;
-        if (!check_groups (op, ctx, dd.groups, error))
-          return FALSE;
-        return df_cmd_dispatch (cmd, &dd, error);
-      }
-  }
-  /* as matrix products on cooperative matrices (heads wider than 160, or
-   * whose tiles do not fit), and
-   * elsewhere for heads wider than the fused kernel runs (the VAE's 512),
-   * when every head's rows can be viewed at an aligned offset */
-  if (!causal
-      && (coop_mode (ctx, q->dtype) != COOP_NONE || d > ATTENTION_FUSED_MAX_HEAD_DIM)
+  coop = coop_mode (ctx, q->dtype);
+  /* on cooperative matrices with the scores in shared memory, where the
+   * kernel's tiles fit (unless DIFFUSE_ATTENTION=products asks for the
+   * products, to compare) */
+  fused_coop = !causal && coop != COOP_NONE && d <= ATTENTION_COOP_MAX_HEAD_DIM
+               && attention_coop_shared_bytes (d, coop == COOP_EMULATED)
+                      <= df_context_get_info (ctx)->max_shared_memory
+               && g_strcmp0 (g_getenv ("DIFFUSE_ATTENTION"), "products") != 0;
+  /* as matrix products on cooperative matrices otherwise, and elsewhere
+   * for heads wider than the fused kernel runs (the VAE's 512), when every
+   * head's rows can be viewed at an aligned offset */
+  if (!fused_coop && !causal && (coop != COOP_NONE || d > ATTENTION_FUSED_MAX_HEAD_DIM)
       && (uint64_t) d * df_dtype_size (q->dtype)
              % MAX (df_context_get_info (ctx)->min_storage_buffer_offset_alignment, 4) == 0)
     return attention_products (cmd, out, q, k, v, heads, scale, error);
-  wg = attention_workgroup (kern);
-  rows = attention_rows (kern, d);
   {
     DfPushAttention push = {
       .lq = (uint32_t) lq,
@@ -884,22 +854,38 @@ df_op_attention (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor *k
       .scale_log2e = (float) (scale * LOG2_E),
     };
     DfDispatch dd = {
-      .shader = DF_SHADER_FOR (attention, q->dtype),
-      .spec = { wg, 1, 1, (uint32_t) d, rows },
-      .n_spec = 5,
       .bindings = { out, q, k, v },
       .n_bindings = 4,
       .write_mask = 1u << 0,
       .push = &push,
       .push_size = sizeof push,
-      .groups = { df_div_up (lq, (int64_t) wg * rows), (uint32_t) heads, (uint32_t) batch },
     };
 
-    if (kern == KERNELS_SHARED)
+    if (fused_coop)
       {
-        dd.shader = DF_SHADER_FOR (attention_shared, q->dtype);
-        dd.spec[4] = attention_key_block (ctx, d);
+        /* 32 query rows per workgroup, two subgroups */
+        coop_select (ctx, coop, COOP_SHADERS (attention, ), 2, &dd);
+        dd.spec[3] = (uint32_t) d;
+        dd.n_spec = 4;
+        dd.groups[0] = df_div_up (lq, 32);
       }
+    else
+      {
+        uint32_t wg = attention_workgroup (kern), rows = attention_rows (kern, d);
+
+        dd.shader = kern == KERNELS_SHARED ? DF_SHADER_FOR (attention_shared, q->dtype)
+                                           : DF_SHADER_FOR (attention, q->dtype);
+        dd.spec[0] = wg;
+        dd.spec[1] = 1;
+        dd.spec[2] = 1;
+        dd.spec[3] = (uint32_t) d;
+        /* shared: keys per block; else query rows per invocation */
+        dd.spec[4] = kern == KERNELS_SHARED ? attention_key_block (ctx, d) : rows;
+        dd.n_spec = 5;
+        dd.groups[0] = df_div_up (lq, (int64_t) wg * rows);
+      }
+    dd.groups[1] = (uint32_t) heads;
+    dd.groups[2] = (uint32_t) batch;
     if (!check_groups (op, ctx, dd.groups, error))
       return FALSE;
     return df_cmd_dispatch (cmd, &dd, error);
