@@ -164,30 +164,43 @@ check_affine (const char *op, const DfTensor *x, const DfTensor *gamma, const Df
          && df_check_shape (op, gamma, 1, &c, error) && df_check_shape (op, beta, 1, &c, error);
 }
 
-gboolean
-df_op_group_norm (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *gamma,
-                  const DfTensor *beta, int groups, float eps, gboolean silu, GError **error)
+/* df_op_group_norm, into y [N, C, spatial…] or, with @channels_last,
+ * y [N, spatial, C]. */
+static gboolean
+group_norm (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *gamma,
+            const DfTensor *beta, int groups, float eps, gboolean silu, gboolean channels_last,
+            GError **error)
 {
   DfContext *ctx = df_cmd_get_context (cmd);
   const DfDeviceInfo *info = df_context_get_info (ctx);
   int64_t spatial = 1, c, count;
   DfPushGroupNorm push;
+  gboolean vec4;
 
   if (!df_check_float_same ("group_norm", x, x, error)
-      || !df_check_float_same ("group_norm", x, y, error)
-      || !df_check_shape ("group_norm", y, x->ndim, x->shape, error))
+      || !df_check_float_same ("group_norm", x, y, error))
     return FALSE;
   if (x->ndim < 2)
     return invalid (error, "group_norm: expected x [N, C, …], got %s", df_shape_str (x));
   c = x->shape[1];
+  for (int d = 2; d < x->ndim; d++)
+    spatial *= x->shape[d];
+  if (channels_last)
+    {
+      const int64_t nlc[3] = { x->shape[0], spatial, c };
+      if (!df_check_shape ("group_norm", y, 3, nlc, error))
+        return FALSE;
+    }
+  else if (!df_check_shape ("group_norm", y, x->ndim, x->shape, error))
+    return FALSE;
   if (groups <= 0 || c % groups != 0)
     return invalid (error, "group_norm: %" G_GINT64_FORMAT " channels do not split into %d groups",
                     c, groups);
   if (!check_affine ("group_norm", x, gamma, beta, c, error))
     return FALSE;
-  for (int d = 2; d < x->ndim; d++)
-    spatial *= x->shape[d];
   count = x->shape[0] * groups;
+  /* the channels-last store walks the group one element at a time */
+  vec4 = spatial % 4 == 0 && !channels_last;
   push = (DfPushGroupNorm){
     .count = (uint32_t) count,
     .group_size = (uint32_t) (c / groups * spatial),
@@ -195,13 +208,28 @@ df_op_group_norm (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *ga
     .channels_per_group = (uint32_t) (c / groups),
     .groups = (uint32_t) groups,
     .silu = silu ? 1 : 0,
-    .vec4_ok = spatial % 4 == 0,
+    .vec4_ok = vec4,
+    .channels_last = channels_last ? 1 : 0,
     .eps = eps,
   };
   return dispatch (cmd, DF_SHADER_FOR (group_norm, x->dtype),
-                   wg_norm (ctx, spatial % 4 == 0 ? push.group_size / 4 : push.group_size), 0,
+                   wg_norm (ctx, vec4 ? push.group_size / 4 : push.group_size), 0,
                    (uint32_t) CLAMP (count, 1, (int64_t) MIN (info->max_workgroup_count[0], 65535u)),
                    (const DfTensor *[]){ y, x, gamma, beta }, 4, &push, sizeof push, error);
+}
+
+gboolean
+df_op_group_norm (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *gamma,
+                  const DfTensor *beta, int groups, float eps, gboolean silu, GError **error)
+{
+  return group_norm (cmd, y, x, gamma, beta, groups, eps, silu, FALSE, error);
+}
+
+gboolean
+df_op_group_norm_nlc (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *gamma,
+                      const DfTensor *beta, int groups, float eps, gboolean silu, GError **error)
+{
+  return group_norm (cmd, y, x, gamma, beta, groups, eps, silu, TRUE, error);
 }
 
 gboolean

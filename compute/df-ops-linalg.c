@@ -264,15 +264,27 @@ matmul_variant (const DfTensor *y, const DfTensor *a, DfShaderId same, DfShaderI
   return y->dtype == DF_DTYPE_F32 ? y32 : a32;
 }
 
+/* How record_matmul stores y: channels first with @rows_per_image pixels
+ * per image (0: row-major), and the residual's elements of y per value
+ * (1: shaped like y); see DF_PUSH_MATMUL. */
+typedef struct
+{
+  int64_t rows_per_image;
+  int64_t residual_div;
+} MatmulStore;
+
+static const MatmulStore ROW_MAJOR = { 0, 1 };
+
 /* Records y[b] = alpha · a[b] · op(b[b]) + bias (+ residual[b]) for
- * b < batch; shapes are already checked.  b_stride 0 shares one b between
- * batch elements.  Operands share a dtype, except that an fp16 b may go
- * with an fp32 y or an fp32 a (attention's scores and probabilities). */
+ * b < batch, stored as @store says; shapes are already checked.  b_stride
+ * 0 shares one b between batch elements.  Operands share a dtype, except
+ * that an fp16 b may go with an fp32 y or an fp32 a (attention's scores
+ * and probabilities). */
 static gboolean
 record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
-               const DfTensor *bias, const DfTensor *residual, int64_t batch, int64_t m,
-               int64_t n, int64_t k, int64_t b_stride, gboolean transpose_b, float alpha,
-               GError **error)
+               const DfTensor *bias, const DfTensor *residual, MatmulStore store, int64_t batch,
+               int64_t m, int64_t n, int64_t k, int64_t b_stride, gboolean transpose_b,
+               float alpha, GError **error)
 {
   DfContext *ctx = df_cmd_get_context (cmd);
   DfKernels kern = kernels (ctx);
@@ -289,6 +301,8 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
     .transpose_b = transpose_b ? 1 : 0,
     .has_bias = bias != NULL ? 1 : 0,
     .has_residual = residual != NULL ? 1 : 0,
+    .residual_div = (uint32_t) store.residual_div,
+    .rows_per_image = (uint32_t) store.rows_per_image,
     .alpha = alpha,
   };
   DfDispatch d = {
@@ -340,20 +354,15 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
   return df_cmd_dispatch (cmd, &d, error);
 }
 
-gboolean
-df_op_linear (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
-              const DfTensor *bias, GError **error)
-{
-  return df_op_linear_add (cmd, y, x, w, bias, NULL, error);
-}
-
-gboolean
-df_op_linear_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
-                  const DfTensor *bias, const DfTensor *residual, GError **error)
+/* df_op_linear_add, or with @channels_first df_op_linear_nchw. */
+static gboolean
+linear (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w, const DfTensor *bias,
+        const DfTensor *residual, gboolean channels_first, GError **error)
 {
   const char *op = "linear";
   int64_t y_shape[DF_MAX_DIMS];
   int64_t m, n, k;
+  MatmulStore store = ROW_MAJOR;
 
   g_return_val_if_fail (cmd != NULL && y != NULL && x != NULL && w != NULL, FALSE);
 
@@ -372,12 +381,32 @@ df_op_linear_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   n = w->shape[0];
   k = w->shape[1];
   m = k > 0 ? df_tensor_numel (x) / k : 0;
-  for (int i = 0; i < x->ndim; i++)
-    y_shape[i] = x->shape[i];
-  y_shape[x->ndim - 1] = n;
-  if (!df_check_shape (op, y, x->ndim, y_shape, error)
-      || (bias != NULL && !df_check_shape (op, bias, 1, &n, error))
-      || (residual != NULL && !df_check_shape (op, residual, x->ndim, y_shape, error)))
+  if (channels_first)
+    {
+      /* x [B, L, K] → y [B, N, spatial…] with L pixels */
+      if (x->ndim != 3 || y->ndim < 2 || y->shape[0] != x->shape[0] || y->shape[1] != n
+          || df_tensor_numel (y) != x->shape[0] * n * x->shape[1])
+        {
+          g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                       "linear: output %s does not take input %s channels first (want [%"
+                       G_GINT64_FORMAT ", %" G_GINT64_FORMAT ", …] of %" G_GINT64_FORMAT
+                       " pixels)", df_shape_str (y), df_shape_str (x),
+                       x->ndim >= 1 ? x->shape[0] : 0, n, x->ndim == 3 ? x->shape[1] : 0);
+          return FALSE;
+        }
+      store.rows_per_image = x->shape[1];
+      memcpy (y_shape, y->shape, sizeof y_shape);
+    }
+  else
+    {
+      for (int i = 0; i < x->ndim; i++)
+        y_shape[i] = x->shape[i];
+      y_shape[x->ndim - 1] = n;
+      if (!df_check_shape (op, y, x->ndim, y_shape, error))
+        return FALSE;
+    }
+  if ((bias != NULL && !df_check_shape (op, bias, 1, &n, error))
+      || (residual != NULL && !df_check_shape (op, residual, y->ndim, y_shape, error)))
     return FALSE;
   if (k == 0)
     {
@@ -387,7 +416,28 @@ df_op_linear_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
       return FALSE;
     }
 
-  return record_matmul (cmd, y, x, w, bias, residual, 1, m, n, k, 0, TRUE, 1.0f, error);
+  return record_matmul (cmd, y, x, w, bias, residual, store, 1, m, n, k, 0, TRUE, 1.0f, error);
+}
+
+gboolean
+df_op_linear (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
+              const DfTensor *bias, GError **error)
+{
+  return linear (cmd, y, x, w, bias, NULL, FALSE, error);
+}
+
+gboolean
+df_op_linear_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
+                  const DfTensor *bias, const DfTensor *residual, GError **error)
+{
+  return linear (cmd, y, x, w, bias, residual, FALSE, error);
+}
+
+gboolean
+df_op_linear_nchw (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
+                   const DfTensor *bias, const DfTensor *residual, GError **error)
+{
+  return linear (cmd, y, x, w, bias, residual, TRUE, error);
 }
 
 gboolean
@@ -428,7 +478,7 @@ df_op_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
       return FALSE;
   }
 
-  return record_matmul (cmd, y, a, b, NULL, NULL, batch, m, n, k, k * n, transpose_b, alpha,
+  return record_matmul (cmd, y, a, b, NULL, NULL, ROW_MAJOR, batch, m, n, k, k * n, transpose_b, alpha,
                         error);
 }
 
@@ -441,22 +491,19 @@ df_op_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
 #define CONV_IM2COL_MAX_PIXELS 16
 
 /* conv2d of a tiny image as patches [N·P, C·k·k] · wᵀ (+ bias, + the
- * residual moved to the same [N, P, O] layout), then the result permuted
- * to [N, O, P]. */
+ * residual), stored channels first straight into y [N, O, P]. */
 static gboolean
 conv2d_im2col (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
-               const DfTensor *bias, const DfTensor *residual, int stride, int padding,
-               GError **error)
+               const DfTensor *bias, const DfTensor *residual, int64_t residual_div, int stride,
+               int padding, GError **error)
 {
-  static const int swap[3] = { 0, 2, 1 };
   DfContext *ctx = df_cmd_get_context (cmd);
   const int64_t n = x->shape[0], c = x->shape[1], o = w->shape[0], ks = w->shape[2];
   const int64_t ho = y->shape[2], wo = y->shape[3], np = ho * wo, kdim = c * ks * ks;
-  const int64_t w2[2] = { o, kdim }, nop[3] = { n, o, np }, npo[3] = { n, np, o };
-  DfTensor wv = *w, yv = *y, rv = residual != NULL ? *residual : *y;
+  const int64_t w2[2] = { o, kdim };
+  const MatmulStore store = { np, residual_div };
+  DfTensor wv = *w;
   g_autoptr (DfTensor) patches = NULL;
-  g_autoptr (DfTensor) yt = NULL;
-  g_autoptr (DfTensor) rt = NULL;
   DfPushConv2d push = {
     .c = (uint32_t) c,
     .h = (uint32_t) x->shape[2],
@@ -479,32 +526,15 @@ conv2d_im2col (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   };
 
   if ((patches = df_tensor_new4 (ctx, x->dtype, n * np, kdim, 0, 0, error)) == NULL
-      || (yt = df_tensor_new4 (ctx, y->dtype, n, np, o, 0, error)) == NULL
-      || !df_tensor_reshape (&wv, 2, w2, error) || !df_tensor_reshape (&yv, 3, nop, error)
-      || !check_range ("conv2d", patches, error))
+      || !df_tensor_reshape (&wv, 2, w2, error) || !check_range ("conv2d", patches, error))
     return FALSE;
   d.bindings[0] = patches;
   d.bindings[1] = x;
   d.groups[0] = df_groups_1d (ctx, df_tensor_numel (patches), 64);
   d.groups[1] = d.groups[2] = 1;
-  if (!df_cmd_dispatch (cmd, &d, error))
-    return FALSE;
-  if (residual != NULL)
-    {
-      if ((rt = df_tensor_new4 (ctx, y->dtype, n, np, o, 0, error)) == NULL
-          || !df_tensor_reshape (&rv, 3, nop, error) || !df_op_permute (cmd, rt, &rv, swap, error))
-        return FALSE;
-    }
-  {
-    const int64_t rows2[2] = { n * np, o };
-    if (!df_tensor_reshape (yt, 2, rows2, error)
-        || (rt != NULL && !df_tensor_reshape (rt, 2, rows2, error))
-        || !record_matmul (cmd, yt, patches, &wv, bias, rt, 1, n * np, o, kdim, 0, TRUE, 1.0f,
-                           error)
-        || !df_tensor_reshape (yt, 3, npo, error))
-      return FALSE;
-  }
-  return df_op_permute (cmd, &yv, yt, swap, error);
+  return df_cmd_dispatch (cmd, &d, error)
+         && record_matmul (cmd, y, patches, &wv, bias, residual, store, 1, n * np, o, kdim, 0,
+                           TRUE, 1.0f, error);
 }
 
 /* Workgroup of the CPU conv2d for images of few pixels: one pixel tile
@@ -530,7 +560,7 @@ df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   DfContext *ctx;
   DfKernels kern;
   DfTileConfig cfg;
-  int64_t n, c, h, wd, o, ks, ho, wo;
+  int64_t n, c, h, wd, o, ks, ho, wo, residual_div = 1;
 
   g_return_val_if_fail (cmd != NULL && y != NULL && x != NULL && w != NULL, FALSE);
 
@@ -568,11 +598,22 @@ df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   ho = (h + 2 * padding - ks) / stride + 1;
   wo = (wd + 2 * padding - ks) / stride + 1;
   {
-    int64_t y_shape[4] = { n, o, ho, wo };
+    const int64_t y_shape[4] = { n, o, ho, wo }, per_channel[4] = { n, o, 1, 1 };
     if (!df_check_shape (op, y, 4, y_shape, error)
-        || (bias != NULL && !df_check_shape (op, bias, 1, &o, error))
-        || (residual != NULL && !df_check_shape (op, residual, 4, y_shape, error)))
+        || (bias != NULL && !df_check_shape (op, bias, 1, &o, error)))
       return FALSE;
+    /* a residual shaped like y, or one value per image and channel */
+    if (residual != NULL && !df_shape_equal (residual, 4, y_shape))
+      {
+        if (!df_shape_equal (residual, 4, per_channel))
+          {
+            g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                         "conv2d: residual %s is neither shaped like the output nor one value "
+                         "per image and channel", df_shape_str (residual));
+            return FALSE;
+          }
+        residual_div = ho * wo;
+      }
   }
   if (n == 0 || o == 0)
     return TRUE;
@@ -581,7 +622,7 @@ df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   kern = kernels (ctx);
   cfg = tile_config (kern);
   if (kern == KERNELS_CPU && ho * wo <= CONV_IM2COL_MAX_PIXELS && (c * ks * ks) % 4 == 0)
-    return conv2d_im2col (cmd, y, x, w, bias, residual, stride, padding, error);
+    return conv2d_im2col (cmd, y, x, w, bias, residual, residual_div, stride, padding, error);
   {
     /* row-segment path (see conv2d.comp): tp output pixels of one row per
      * invocation, cb input channels per step (4 multiply-adds per
@@ -602,6 +643,7 @@ df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
       .padding = padding,
       .has_bias = bias != NULL ? 1 : 0,
       .has_residual = residual != NULL ? 1 : 0,
+      .residual_div = (uint32_t) residual_div,
     };
     DfDispatch d = {
       .shader = DF_SHADER_FOR (conv2d, y->dtype),
@@ -756,10 +798,10 @@ attention_products (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor
         if (s == NULL || !df_tensor_reshape (qs, 3, q3, error)
             || !df_tensor_reshape (ks, 3, k3, error) || !df_tensor_reshape (vs, 3, k3, error)
             || !df_tensor_reshape (os, 3, q3, error)
-            || !record_matmul (cmd, s, qs, ks, NULL, NULL, nh, nr, lk, d, lk * d, TRUE, scale,
+            || !record_matmul (cmd, s, qs, ks, NULL, NULL, ROW_MAJOR, nh, nr, lk, d, lk * d, TRUE, scale,
                                error)
             || !df_op_softmax (cmd, s, s, error)
-            || !record_matmul (cmd, os, s, vs, NULL, NULL, nh, nr, d, lk, lk * d, FALSE, 1.0f,
+            || !record_matmul (cmd, os, s, vs, NULL, NULL, ROW_MAJOR, nh, nr, d, lk, lk * d, FALSE, 1.0f,
                                error))
           return FALSE;
       }

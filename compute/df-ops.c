@@ -53,14 +53,20 @@ df_check_float_same (const char *op, const DfTensor *ref, const DfTensor *t, GEr
 }
 
 gboolean
-df_check_shape (const char *op, const DfTensor *t, int ndim, const int64_t *shape,
-                GError **error)
+df_shape_equal (const DfTensor *t, int ndim, const int64_t *shape)
 {
   gboolean same = t->ndim == ndim;
 
   for (int i = 0; same && i < ndim; i++)
     same = t->shape[i] == shape[i];
-  if (same)
+  return same;
+}
+
+gboolean
+df_check_shape (const char *op, const DfTensor *t, int ndim, const int64_t *shape,
+                GError **error)
+{
+  if (df_shape_equal (t, ndim, shape))
     return TRUE;
   {
     DfTensor want = { .ndim = ndim };

@@ -185,6 +185,8 @@ gboolean df_check_dtype (const char *op, const DfTensor *t, DfDType dtype, GErro
 /* t is F32 or F16 and of the same dtype as ref. */
 gboolean df_check_float_same (const char *op, const DfTensor *ref, const DfTensor *t,
                               GError **error);
+/* Whether t has exactly this shape. */
+gboolean df_shape_equal (const DfTensor *t, int ndim, const int64_t *shape);
 gboolean df_check_shape (const char *op, const DfTensor *t, int ndim, const int64_t *shape,
                          GError **error);
 gboolean df_check_numel (const char *op, const DfTensor *t, int64_t numel, GError **error);

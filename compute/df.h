@@ -252,6 +252,11 @@ gboolean df_op_linear (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTenso
  * itself, for y += x · wᵀ + bias) added as the results are stored. */
 gboolean df_op_linear_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
                            const DfTensor *bias, const DfTensor *residual, GError **error);
+/* The same stored channels first: x [B, L, K] (L tokens of an image),
+ * y [B, N, h, w] (or [B, N, L]; h·w = L), residual shaped like y — a
+ * transformer's proj_out back to the image layout with no permute. */
+gboolean df_op_linear_nchw (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
+                            const DfTensor *bias, const DfTensor *residual, GError **error);
 
 /* Batched y[i] = alpha · a[i] · b[i] (or b[i]ᵀ when transpose_b).
  * a [B, M, K]; b [B, K, N], or [B, N, K] when transpose_b; y [B, M, N].
@@ -265,7 +270,8 @@ gboolean df_op_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTenso
  * stride + 1. */
 gboolean df_op_conv2d (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
                        const DfTensor *bias, int stride, int padding, GError **error);
-/* The same plus a residual shaped like y (it may be y itself), added as
+/* The same plus a residual shaped like y (it may be y itself), or
+ * [N, O, 1, 1] added to every pixel (a resnet's time embedding), added as
  * the results are stored. */
 gboolean df_op_conv2d_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
                            const DfTensor *bias, const DfTensor *residual, int stride,
@@ -290,6 +296,11 @@ gboolean df_op_softmax (DfCmd *cmd, DfTensor *y, const DfTensor *x, GError **err
 gboolean df_op_group_norm (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *gamma,
                            const DfTensor *beta, int groups, float eps, gboolean silu,
                            GError **error);
+/* The same with y [N, L, C] channels last (L = the product of x's spatial
+ * dimensions): the token layout of the transformers, with no permute. */
+gboolean df_op_group_norm_nlc (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *gamma,
+                               const DfTensor *beta, int groups, float eps, gboolean silu,
+                               GError **error);
 
 /* Layer norm over the last dimension of x [..., C]; gamma, beta [C]
  * (both required). */

@@ -6,7 +6,9 @@
  *
  * One workgroup per group (grid-stride over groups); statistics in fp32,
  * two passes (mean, then the mean squared deviation) so a large mean does
- * not cancel the variance; a third pass writes.  The group is re-read from
+ * not cancel the variance; a third pass writes, into y [N, C, spatial] or,
+ * with p.channels_last, y [N, spatial, C] (the transformers' token layout,
+ * so no permute follows).  The group is re-read from
  * memory each pass: a 64×64×10-element group is 160 KiB in fp32, small
  * enough for the caches of a GPU. */
 #extension GL_GOOGLE_include_directive : require
@@ -73,7 +75,25 @@ main ()
       float rstd = inversesqrt (df_reduce_sum (m2) * inv_n + p.eps);
 
       /* y = (x − mean)·rstd·gamma + beta = x·a + b per channel */
-      if (p.vec4_ok != 0)
+      if (p.channels_last != 0)
+        {
+          /* y [N, spatial, C]: walk the group pixel by pixel so that each
+           * pixel's channels_per_group outputs are written side by side */
+          const uint img = g / p.groups;
+          const uint c_all = p.groups * p.channels_per_group;
+          for (uint i = lid; i < p.group_size; i += wg)
+            {
+              uint s_i = i / p.channels_per_group;
+              uint cl = i - s_i * p.channels_per_group;
+              uint c = c0 + cl;
+              float a = rstd * float (gamma[c]);
+              float v = float (x[base + cl * p.spatial + s_i]) * a + (float (beta[c]) - mean * a);
+              if (p.silu != 0)
+                v = df_silu (vec4 (v)).x;
+              y[(img * p.spatial + s_i) * c_all + c] = STORE_T (v);
+            }
+        }
+      else if (p.vec4_ok != 0)
         {
           /* spatial % 4 == 0: a vec4 never straddles two channels */
           for (uint i = lid; i < p.group_size / 4; i += wg)

@@ -7,7 +7,7 @@
  *   b    [batch, K, N], or [batch, N, K] when p.transpose_b
  *   bias [N] (read only when p.has_bias)
  *   res  [batch, M, N] (read only when p.has_residual; may be y)
- *   y    [batch, M, N]
+ *   y    [batch, M, N], or channels first (p.rows_per_image, see push.h)
  *
  * Each invocation computes a TM × TN register tile of y: per step of K it
  * loads TM values of a and TN of b and does TM·TN multiply-adds, with no
@@ -70,6 +70,16 @@ layout(std430, binding = 4) readonly buffer Res { Y_T res[]; };
 
 #include "epilogue.glsl"
 
+/* The index in y of row m, column n of batch element batch. */
+uint
+y_index (uint batch, uint m, uint n)
+{
+  if (p.rows_per_image == 0)
+    return batch * p.batch_stride_y + m * p.n + n;
+  const uint img = m / p.rows_per_image;
+  return (img * p.n + n) * p.rows_per_image + (m - img * p.rows_per_image);
+}
+
 #if DF_SHARED || DF_COOP
 
 #define GEMM_A_K_FAST 1
@@ -101,7 +111,7 @@ void
 gemm_store (uint m, uint n, float v)
 {
   if (m < p.m && n < p.n)
-    store_y (g_batch * p.batch_stride_y + m * p.n + n,
+    store_y (y_index (g_batch, m, n),
              p.alpha * v + (p.has_bias != 0 ? float (bias[n]) : 0.0));
 }
 
@@ -138,7 +148,7 @@ main ()
         {
           const uint n = n0 + gl_LocalInvocationID.x + WG_X * j;
           if (m < p.m && n < p.n)
-            store_y (g_batch * p.batch_stride_y + m * p.n + n,
+            store_y (y_index (g_batch, m, n),
                      p.alpha * gemm_acc[i][j] + (p.has_bias != 0 ? float (bias[n]) : 0.0));
         }
     }
@@ -217,7 +227,7 @@ main ()
         {
           const uint m = m0 + i;
           if (m < p.m)
-            store_y (batch * p.batch_stride_y + m * p.n + n, p.alpha * acc[i][j] + add);
+            store_y (y_index (batch, m, n), p.alpha * acc[i][j] + add);
         }
     }
 }

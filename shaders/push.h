@@ -37,7 +37,11 @@
 /* matmul (and linear): y[b] = alpha · a[b] · op(b[b]) + bias, with a
  * [M, K], b [K, N] (or [N, K] when transpose_b), y [M, N] per batch
  * element b; the batch strides are in elements.  has_bias adds bias[n];
- * has_residual adds the residual tensor at the index of y (it may be y). */
+ * has_residual adds the residual tensor at the index of y (it may be y)
+ * divided by residual_div (1, or the pixels of an image for a residual of
+ * one value per image and channel).  rows_per_image ≠ 0 (batch 1 only)
+ * stores y channels first: row m is pixel m % rows_per_image of image
+ * m / rows_per_image, y [images, N, rows_per_image]. */
 #define DF_PUSH_MATMUL     \
   DF_U32 m;                \
   DF_U32 n;                \
@@ -48,11 +52,14 @@
   DF_U32 transpose_b;      \
   DF_U32 has_bias;         \
   DF_U32 has_residual;     \
+  DF_U32 residual_div;     \
+  DF_U32 rows_per_image;   \
   DF_F32 alpha;
 
 /* conv2d: x [N, c, h, w], weight [o, c, ksize, ksize], y [N, o, ho, wo];
  * input pixel = output pixel · stride − padding + kernel offset;
- * has_residual adds the residual tensor at the index of y (it may be y). */
+ * has_residual adds the residual tensor at the index of y (it may be y)
+ * divided by residual_div (see DF_PUSH_MATMUL). */
 #define DF_PUSH_CONV2D \
   DF_U32 c;            \
   DF_U32 h;            \
@@ -64,7 +71,8 @@
   DF_U32 stride;       \
   DF_I32 padding;      \
   DF_U32 has_bias;     \
-  DF_U32 has_residual;
+  DF_U32 has_residual; \
+  DF_U32 residual_div;
 
 /* attention: q, out [B, lq, heads·D]; k, v [B, lk, heads·D] (D is a
  * specialization constant); scale_log2e = softmax scale · log2(e);
@@ -120,7 +128,7 @@
 /* group norm: x [N, C, spatial] as count = N·groups groups of group_size =
  * channels_per_group·spatial contiguous elements; element e of group g has
  * channel (g % groups)·channels_per_group + e / spatial.  vec4_ok: spatial
- * is a multiple of 4 */
+ * is a multiple of 4.  channels_last: y is [N, spatial, C] */
 #define DF_PUSH_GROUP_NORM    \
   DF_U32 count;               \
   DF_U32 group_size;          \
@@ -129,6 +137,7 @@
   DF_U32 groups;              \
   DF_U32 silu;                \
   DF_U32 vec4_ok;             \
+  DF_U32 channels_last;       \
   DF_F32 eps;
 
 /* layer norm: rows of c elements; vec4_ok: c is a multiple of 4 */

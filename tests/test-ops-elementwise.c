@@ -98,9 +98,11 @@ submit_and_check (DfCmd *cmd, const GError *error, const DfTensor *y, const floa
  * lavapipe: ≤ 6e-7).
  * ------------------------------------------------------------------------ */
 
+/* Group norm into y shaped like x or, with @nlc, channels last
+ * [N, spatial, C] (df_op_group_norm_nlc). */
 static void
-check_group_norm (DfDType dtype, int ndim, const int64_t *shape, int groups, float eps,
-                  gboolean silu, float lo, float hi)
+check_group_norm_to (DfDType dtype, int ndim, const int64_t *shape, int groups, float eps,
+                     gboolean silu, float lo, float hi, gboolean nlc)
 {
   g_autoptr (DfCmd) cmd = new_cmd ();
   g_autoptr (GError) error = NULL;
@@ -109,14 +111,32 @@ check_group_norm (DfDType dtype, int ndim, const int64_t *shape, int groups, flo
   g_autofree float *gamma = df_test_new_input (dtype, c, 12, 0.5f, 1.5f);
   g_autofree float *beta = df_test_new_input (dtype, c, 13, -0.5f, 0.5f);
   g_autofree float *want = g_new (float, n);
+  const int64_t nlc_shape[3] = { shape[0], spatial, c };
   g_autoptr (DfTensor) tx = new_tensor (dtype, x, ndim, shape);
   g_autoptr (DfTensor) tg = new_tensor (dtype, gamma, 1, &c);
   g_autoptr (DfTensor) tb = new_tensor (dtype, beta, 1, &c);
-  g_autoptr (DfTensor) ty = new_output (dtype, ndim, shape);
+  g_autoptr (DfTensor) ty = nlc ? new_output (dtype, 3, nlc_shape) : new_output (dtype, ndim, shape);
 
   df_ref_group_norm (want, x, gamma, beta, shape[0], c, spatial, groups, eps, silu);
-  df_op_group_norm (cmd, ty, tx, tg, tb, groups, eps, silu, &error);
+  if (nlc)
+    {
+      g_autofree float *nchw = g_memdup2 (want, n * sizeof (float));
+      for (int64_t b = 0; b < shape[0]; b++)
+        for (int64_t ch = 0; ch < c; ch++)
+          for (int64_t p = 0; p < spatial; p++)
+            want[(b * spatial + p) * c + ch] = nchw[(b * c + ch) * spatial + p];
+      df_op_group_norm_nlc (cmd, ty, tx, tg, tb, groups, eps, silu, &error);
+    }
+  else
+    df_op_group_norm (cmd, ty, tx, tg, tb, groups, eps, silu, &error);
   submit_and_check (cmd, error, ty, want, tol (dtype, 1e-5, TOL_F16_NORM));
+}
+
+static void
+check_group_norm (DfDType dtype, int ndim, const int64_t *shape, int groups, float eps,
+                  gboolean silu, float lo, float hi)
+{
+  check_group_norm_to (dtype, ndim, shape, groups, eps, silu, lo, hi, FALSE);
 }
 
 static void
@@ -139,6 +159,11 @@ test_group_norm (gconstpointer data)
   /* one group of 2^22 + elements (a VAE group at 1024²): more loop
    * iterations than lavapipe runs per invocation at 32 invocations */
   check_group_norm (dtype, 4, (int64_t[]){ 1, 4, 1024, 1032 }, 1, 1e-6f, TRUE, -1, 2);
+  /* channels last (a transformer's tokens): several groups and images,
+   * spatial a multiple of 4 or not, SiLU or not */
+  check_group_norm_to (dtype, 4, (int64_t[]){ 2, 64, 7, 5 }, 32, 1e-6f, FALSE, -2, 2, TRUE);
+  check_group_norm_to (dtype, 4, (int64_t[]){ 2, 8, 4, 6 }, 4, 1e-5f, TRUE, 3, 5, TRUE);
+  check_group_norm_to (dtype, 4, (int64_t[]){ 1, 20, 32, 32 }, 2, 1e-6f, FALSE, -1, 2, TRUE);
 }
 
 /* ------------------------------------------------------------------------
@@ -634,6 +659,8 @@ test_invalid (void)
   REFUSED (df_op_group_norm (cmd, x, x, c10, c10, 4, 1e-5f, FALSE, &error));
   REFUSED (df_op_group_norm (cmd, x, x, c9, c10, 5, 1e-5f, FALSE, &error));
   REFUSED (df_op_group_norm (cmd, x16, x, c10, c10, 5, 1e-5f, FALSE, &error));
+  /* channels last wants y [N, spatial, C], not x's own shape */
+  REFUSED (df_op_group_norm_nlc (cmd, x, x, c10, c10, 5, 1e-5f, FALSE, &error));
   /* layer norm over 3 with gamma [10]; y of another shape */
   REFUSED (df_op_layer_norm (cmd, x, x, c10, c10, 1e-5f, &error));
   REFUSED (df_op_layer_norm (cmd, big, x, c10, c10, 1e-5f, &error));

@@ -52,27 +52,36 @@ submit (DfCmd *cmd)
  * linear
  * ------------------------------------------------------------------------ */
 
-/* Residual of the fused epilogue: none, a tensor of its own, or y itself
- * (y += …, y holding the residual before the op). */
+/* Residual of the fused epilogue: none, a tensor of its own, y itself
+ * (y += …, y holding the residual before the op), or (conv2d) one value
+ * per image and channel, added to every pixel. */
 typedef enum
 {
   RES_NONE,
   RES_TENSOR,
   RES_IN_PLACE,
+  RES_PER_CHANNEL,
 } Residual;
 
-/* want += the residual; returns the residual's data (or NULL) */
+/* want += the residual, each of its values added to @per elements of
+ * want in a row; returns the residual's data (or NULL) */
 static float *
-add_residual (DfDType dtype, Residual res, float *want, int64_t n)
+add_residual_per (DfDType dtype, Residual res, float *want, int64_t n, int64_t per)
 {
   float *r;
 
   if (res == RES_NONE)
     return NULL;
-  r = df_test_new_input (dtype, n, 14, -2, 2);
+  r = df_test_new_input (dtype, n / per, 14, -2, 2);
   for (int64_t i = 0; i < n; i++)
-    want[i] += r[i];
+    want[i] += r[i / per];
   return r;
+}
+
+static float *
+add_residual (DfDType dtype, Residual res, float *want, int64_t n)
+{
+  return add_residual_per (dtype, res, want, n, 1);
 }
 
 static void
@@ -109,6 +118,45 @@ check_linear_res (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n, gbo
   df_test_assert_close (got, want, m * n, tolerance (dtype));
 }
 
+/* df_op_linear_nchw: x [b, l, k] → y [b, n, l] (as [b, n, h, w] when
+ * h·w = l), plus a residual shaped like y when @with_res. */
+static void
+check_linear_nchw (DfDType dtype, int64_t b, int64_t h, int64_t w, int64_t k, int64_t n,
+                   gboolean with_bias, gboolean with_res)
+{
+  DfContext *ctx = df_test_context ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
+  int64_t l = h * w, m = b * l;
+  g_autofree float *x = df_test_new_input (dtype, m * k, 1, -1, 1);
+  g_autofree float *wt = df_test_new_input (dtype, n * k, 2, -1, 1);
+  g_autofree float *bias = with_bias ? df_test_new_input (dtype, n, 3, -1, 1) : NULL;
+  g_autofree float *rows = g_new (float, m * n);
+  g_autofree float *want = g_new (float, m * n);
+  g_autofree float *got = NULL;
+  g_autofree float *r = NULL;
+  int64_t x_shape[3] = { b, l, k }, w_shape[2] = { n, k }, y_shape[4] = { b, n, h, w };
+  g_autoptr (DfTensor) tx = df_test_tensor (ctx, dtype, x, 3, x_shape);
+  g_autoptr (DfTensor) tw = df_test_tensor (ctx, dtype, wt, 2, w_shape);
+  g_autoptr (DfTensor) tb = with_bias ? df_test_tensor (ctx, dtype, bias, 1, &n) : NULL;
+  g_autoptr (DfTensor) ty = new_output (ctx, dtype, 4, y_shape);
+  g_autoptr (DfTensor) tr = NULL;
+
+  g_assert_no_error (error);
+  df_ref_linear (rows, x, wt, bias, m, n, k);
+  for (int64_t i = 0; i < b; i++)
+    for (int64_t j = 0; j < n; j++)
+      for (int64_t p = 0; p < l; p++)
+        want[(i * n + j) * l + p] = rows[(i * l + p) * n + j];
+  r = add_residual (dtype, with_res ? RES_TENSOR : RES_NONE, want, m * n);
+  tr = with_res ? df_test_tensor (ctx, dtype, r, 4, y_shape) : NULL;
+  g_assert_true (df_op_linear_nchw (cmd, ty, tx, tw, tb, tr, &error));
+  g_assert_no_error (error);
+  submit (cmd);
+  got = df_test_download (ty);
+  df_test_assert_close (got, want, m * n, tolerance (dtype));
+}
+
 static void
 check_linear (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n, gboolean with_bias)
 {
@@ -136,6 +184,11 @@ test_linear (gconstpointer data)
   check_linear_res (dtype, 2, 37, 45, 71, TRUE, RES_TENSOR);
   check_linear_res (dtype, 1, 19, 44, 131, FALSE, RES_IN_PLACE);
   check_linear_res (dtype, 1, 5, 3, 1, TRUE, RES_IN_PLACE);
+  /* stored channels first (a transformer's proj_out): images of 7×9 and
+   * 4×4 pixels, vec4 and scalar K, more than one tile of rows and columns */
+  check_linear_nchw (dtype, 2, 7, 9, 44, 71, TRUE, TRUE);
+  check_linear_nchw (dtype, 3, 4, 4, 13, 20, FALSE, TRUE);
+  check_linear_nchw (dtype, 1, 3, 5, 8, 131, TRUE, FALSE);
 }
 
 /* ------------------------------------------------------------------------
@@ -234,10 +287,14 @@ check_conv2d_res (DfDType dtype, int64_t n, int64_t c, int64_t h, int64_t w, int
 
   g_assert_no_error (error);
   df_ref_conv2d (want, x, wt, bias, n, c, h, w, o, ks, stride, padding);
-  r = add_residual (dtype, res, want, n * o * ho * wo);
+  r = add_residual_per (dtype, res, want, n * o * ho * wo,
+                        res == RES_PER_CHANNEL ? ho * wo : 1);
   ty = res == RES_IN_PLACE ? df_test_tensor (ctx, dtype, r, 4, y_shape)
                            : new_output (ctx, dtype, 4, y_shape);
-  tr = res == RES_TENSOR ? df_test_tensor (ctx, dtype, r, 4, y_shape) : NULL;
+  if (res == RES_TENSOR)
+    tr = df_test_tensor (ctx, dtype, r, 4, y_shape);
+  else if (res == RES_PER_CHANNEL)
+    tr = df_test_tensor (ctx, dtype, r, 4, (int64_t[]){ n, o, 1, 1 });
   g_assert_true (df_op_conv2d_add (cmd, ty, tx, tw, tb, res == RES_IN_PLACE ? ty : tr, stride,
                                    padding, &error));
   g_assert_no_error (error);
@@ -290,6 +347,11 @@ test_conv2d (gconstpointer data)
   check_conv2d (dtype, 1, 8, 7, 7, 5, 3, 2, 1, FALSE);
   check_conv2d_res (dtype, 2, 12, 4, 4, 20, 3, 1, 1, TRUE, RES_IN_PLACE);
   check_conv2d_res (dtype, 2, 4, 3, 5, 6, 1, 1, 0, FALSE, RES_TENSOR);
+  /* one residual value per image and channel (a resnet's time embedding)
+   * on the scalar, row-segment and im2col paths */
+  check_conv2d_res (dtype, 2, 5, 13, 11, 67, 3, 1, 1, TRUE, RES_PER_CHANNEL);
+  check_conv2d_res (dtype, 2, 5, 7, 12, 19, 3, 1, 1, FALSE, RES_PER_CHANNEL);
+  check_conv2d_res (dtype, 2, 12, 4, 4, 20, 3, 1, 1, TRUE, RES_PER_CHANNEL);
   /* the UNet's innermost images: 1×1 (only the centre tap inside) and 1×2 */
   check_conv2d (dtype, 2, 16, 1, 1, 24, 3, 1, 1, TRUE);
   check_conv2d (dtype, 1, 9, 1, 2, 11, 3, 1, 1, FALSE);
@@ -500,6 +562,10 @@ test_invalid (void)
   g_autoptr (DfTensor) kv_bad = empty (f32, 1, 9, 32, 0);
   g_autoptr (DfTensor) kv_b2 = empty (f32, 2, 9, 64, 0);
   g_autoptr (DfTensor) out = empty (f32, 1, 7, 64, 0);
+  g_autoptr (DfTensor) y_nchw = empty (f32, 2, 3, 5, 1);     /* [2, 3, 5, 1] */
+  g_autoptr (DfTensor) y_nchw_bad = empty (f32, 2, 3, 4, 1); /* 4 pixels, not 5 */
+  g_autoptr (DfTensor) res_c = empty (f32, 1, 4, 1, 1);      /* per channel */
+  g_autoptr (DfTensor) res_bad = empty (f32, 1, 4, 1, 6);
 
   g_assert_no_error (error);
 
@@ -507,6 +573,8 @@ test_invalid (void)
   g_assert_true (df_op_linear (cmd, y, x, w, bias, &error));
   g_assert_true (df_op_conv2d (cmd, cy, img, cw, NULL, 1, 1, &error));
   g_assert_true (df_op_conv2d (cmd, cy_s2, img, cw, NULL, 2, 1, &error));
+  g_assert_true (df_op_linear_nchw (cmd, y_nchw, x, w, bias, y_nchw, &error));
+  g_assert_true (df_op_conv2d_add (cmd, cy, img, cw, NULL, res_c, 1, 1, &error));
   g_assert_true (df_op_attention (cmd, out, q, kv, kv, 4, 0.25f, FALSE, &error));
   g_assert_no_error (error);
 
@@ -515,6 +583,11 @@ test_invalid (void)
   assert_invalid (df_op_linear (cmd, y_bad, x, w, bias, ERR));
   assert_invalid (df_op_linear (cmd, y, x, w, bias_bad, ERR));
   assert_invalid (df_op_linear (cmd, y, x, w_f16, bias, ERR));
+  /* channels first: pixels, channels, the residual's shape, 2-D input */
+  assert_invalid (df_op_linear_nchw (cmd, y_nchw_bad, x, w, bias, NULL, ERR));
+  assert_invalid (df_op_linear_nchw (cmd, y, x, w, bias, NULL, ERR));
+  assert_invalid (df_op_linear_nchw (cmd, y_nchw, x, w, bias, y_nchw_bad, ERR));
+  assert_invalid (df_op_linear_nchw (cmd, y_nchw, w, w, bias, NULL, ERR));
   /* matmul: 3-D a with 2-D b, inner dimensions that differ */
   assert_invalid (df_op_matmul (cmd, y, x, w, TRUE, 1.0f, ERR));
   assert_invalid (df_op_matmul (cmd, out, q, kv, TRUE, 1.0f, ERR));
@@ -526,6 +599,8 @@ test_invalid (void)
   assert_invalid (df_op_conv2d (cmd, cy, img, cw, NULL, 3, 1, ERR));
   assert_invalid (df_op_conv2d (cmd, cy, img, cw, NULL, 1, -1, ERR));
   assert_invalid (df_op_conv2d (cmd, cy, img, cw, bias, 1, 1, ERR));
+  /* a residual neither shaped like y nor one value per channel */
+  assert_invalid (df_op_conv2d_add (cmd, cy, img, cw, NULL, res_bad, 1, 1, ERR));
   /* attention: k/v width, batch, heads that leave D = 64 / 3 or 64 / 16 */
   assert_invalid (df_op_attention (cmd, out, q, kv_bad, kv_bad, 4, 0.25f, FALSE, ERR));
   assert_invalid (df_op_attention (cmd, out, q, kv_b2, kv_b2, 4, 0.25f, FALSE, ERR));
