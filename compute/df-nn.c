@@ -171,15 +171,37 @@ nn_new4 (DfNet *net, GError **error, int64_t d0, int64_t d1, int64_t d2, int64_t
   return df_tensor_new4 (net->ctx, net->dtype, d0, d1, d2, d3, error);
 }
 
-gboolean
-nn_linear_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const char *name, GError **error)
+/* The weight of linear @name as [N, K]: nn.Linear's, or a 1×1
+ * convolution's [N, K, 1, 1] viewed so (the transformers' proj_in and
+ * proj_out of SD 1.x), into @view. */
+static gboolean
+linear_weight (DfNet *net, const char *name, DfTensor *view, GError **error)
 {
   const DfTensor *w = df_weights_get (net->w, error, "%s.weight", name);
-  const DfTensor *b = df_weights_find (net->w, "%s.bias", name);
 
   if (w == NULL)
     return FALSE;
-  if (!df_op_linear_add (net->cmd, acc, x, w, b, acc, error))
+  *view = *w;
+  if (w->ndim == 4 && w->shape[2] == 1 && w->shape[3] == 1)
+    {
+      const int64_t nk[2] = { w->shape[0], w->shape[1] };
+      return df_tensor_reshape (view, 2, nk, error);
+    }
+  return TRUE;
+}
+
+/* y = x · Wᵀ + b (+ residual), y row-major or, with @nchw, channels first. */
+static gboolean
+linear_into (DfNet *net, DfTensor *y, const DfTensor *x, const char *name,
+             const DfTensor *residual, gboolean nchw, GError **error)
+{
+  const DfTensor *b = df_weights_find (net->w, "%s.bias", name);
+  DfTensor w;
+
+  if (!linear_weight (net, name, &w, error))
+    return FALSE;
+  if (!(nchw ? df_op_linear_nchw (net->cmd, y, x, &w, b, residual, error)
+             : df_op_linear_add (net->cmd, y, x, &w, b, residual, error)))
     {
       g_prefix_error (error, "%s: ", name);
       return FALSE;
@@ -187,24 +209,37 @@ nn_linear_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const char *name, G
   return TRUE;
 }
 
+gboolean
+nn_linear_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const char *name, GError **error)
+{
+  return linear_into (net, acc, x, name, acc, FALSE, error);
+}
+
 DfTensor *
 nn_linear (DfNet *net, const DfTensor *x, const char *name, GError **error)
 {
-  const DfTensor *w = df_weights_get (net->w, error, "%s.weight", name);
-  const DfTensor *b = df_weights_find (net->w, "%s.bias", name);
   int64_t shape[DF_MAX_DIMS];
   g_autoptr (DfTensor) y = NULL;
+  DfTensor w;
 
-  if (w == NULL)
+  if (!linear_weight (net, name, &w, error))
     return NULL;
   memcpy (shape, x->shape, sizeof shape);
-  shape[x->ndim - 1] = w->shape[0];
+  shape[x->ndim - 1] = w.shape[0];
   y = nn_new (net, error, x->ndim, shape);
-  if (y == NULL || !df_op_linear (net->cmd, y, x, w, b, error))
-    {
-      g_prefix_error (error, "%s: ", name);
-      return NULL;
-    }
+  if (y == NULL || !linear_into (net, y, x, name, NULL, FALSE, error))
+    return NULL;
+  return g_steal_pointer (&y);
+}
+
+DfTensor *
+nn_linear_nchw_add (DfNet *net, const DfTensor *x, const char *name, const DfTensor *residual,
+                    GError **error)
+{
+  g_autoptr (DfTensor) y = nn_new (net, error, residual->ndim, residual->shape);
+
+  if (y == NULL || !linear_into (net, y, x, name, residual, TRUE, error))
+    return NULL;
   return g_steal_pointer (&y);
 }
 
@@ -245,23 +280,47 @@ nn_conv_add (DfNet *net, const DfTensor *x, const char *name, int stride, int pa
   return g_steal_pointer (&y);
 }
 
-DfTensor *
-nn_group_norm (DfNet *net, const DfTensor *x, const char *name, int groups, float eps,
-               gboolean silu, GError **error)
+/* GroupNorm <name> of x into y [N, C, …] or, with @nlc, y [N, L, C]. */
+static DfTensor *
+group_norm (DfNet *net, const DfTensor *x, const char *name, int groups, float eps,
+            gboolean silu, gboolean nlc, GError **error)
 {
   const DfTensor *g = df_weights_get (net->w, error, "%s.weight", name);
   const DfTensor *b = g ? df_weights_get (net->w, error, "%s.bias", name) : NULL;
   g_autoptr (DfTensor) y = NULL;
+  gboolean ok;
 
   if (b == NULL)
     return NULL;
-  y = nn_new (net, error, x->ndim, x->shape);
-  if (y == NULL || !df_op_group_norm (net->cmd, y, x, g, b, groups, eps, silu, error))
+  if (nlc)
+    y = nn_new4 (net, error, x->shape[0], df_tensor_numel (x) / (x->shape[0] * x->shape[1]),
+                 x->shape[1], 0);
+  else
+    y = nn_new (net, error, x->ndim, x->shape);
+  if (y == NULL)
+    return NULL;
+  ok = nlc ? df_op_group_norm_nlc (net->cmd, y, x, g, b, groups, eps, silu, error)
+           : df_op_group_norm (net->cmd, y, x, g, b, groups, eps, silu, error);
+  if (!ok)
     {
       g_prefix_error (error, "%s: ", name);
       return NULL;
     }
   return g_steal_pointer (&y);
+}
+
+DfTensor *
+nn_group_norm (DfNet *net, const DfTensor *x, const char *name, int groups, float eps,
+               gboolean silu, GError **error)
+{
+  return group_norm (net, x, name, groups, eps, silu, FALSE, error);
+}
+
+DfTensor *
+nn_group_norm_nlc (DfNet *net, const DfTensor *x, const char *name, int groups, float eps,
+                   GError **error)
+{
+  return group_norm (net, x, name, groups, eps, FALSE, TRUE, error);
 }
 
 DfTensor *
@@ -298,36 +357,7 @@ nn_add_inplace (DfNet *net, DfTensor *a, const DfTensor *b, GError **error)
   return df_op_binary (net->cmd, a, a, b, DF_BINARY_ADD, error);
 }
 
-DfTensor *
-nn_nchw_to_nlc (DfNet *net, const DfTensor *x, GError **error)
-{
-  static const int perm[4] = { 0, 2, 3, 1 };
-  g_autoptr (DfTensor) y = nn_new4 (net, error, x->shape[0], x->shape[2], x->shape[3],
-                                    x->shape[1]);
-  const int64_t nlc[3] = { x->shape[0], x->shape[2] * x->shape[3], x->shape[1] };
-
-  if (y == NULL || !df_op_permute (net->cmd, y, x, perm, error)
-      || !df_tensor_reshape (y, 3, nlc, error))
-    return NULL;
-  return g_steal_pointer (&y);
-}
-
-DfTensor *
-nn_nlc_to_nchw (DfNet *net, const DfTensor *x, int64_t h, int64_t w, GError **error)
-{
-  static const int perm[4] = { 0, 3, 1, 2 };
-  DfTensor view = *x;
-  const int64_t nhwc[4] = { x->shape[0], h, w, x->shape[2] };
-  g_autoptr (DfTensor) y = nn_new4 (net, error, x->shape[0], x->shape[2], h, w);
-
-  /* a reshaped view of x: same allocation, other shape */
-  if (y == NULL || !df_tensor_reshape (&view, 4, nhwc, error)
-      || !df_op_permute (net->cmd, y, &view, perm, error))
-    return NULL;
-  return g_steal_pointer (&y);
-}
-
-/* The attention of nn_attention before to_out.0. */
+/* The attention of nn_attention_acc before to_out.0. */
 static DfTensor *
 attention_heads (DfNet *net, const DfTensor *x, const DfTensor *context, const char *name,
                  int heads, GError **error)
@@ -360,13 +390,13 @@ attention_heads (DfNet *net, const DfTensor *x, const DfTensor *context, const c
 }
 
 DfTensor *
-nn_attention (DfNet *net, const DfTensor *x, const DfTensor *context, const char *name,
-              int heads, GError **error)
+nn_attention_nchw_add (DfNet *net, const DfTensor *x, const char *name, int heads,
+                       const DfTensor *residual, GError **error)
 {
   g_autofree char *on = g_strdup_printf ("%s.to_out.0", name);
-  g_autoptr (DfTensor) a = attention_heads (net, x, context, name, heads, error);
+  g_autoptr (DfTensor) a = attention_heads (net, x, NULL, name, heads, error);
 
-  return a != NULL ? nn_linear (net, a, on, error) : NULL;
+  return a != NULL ? nn_linear_nchw_add (net, a, on, residual, error) : NULL;
 }
 
 gboolean
@@ -389,22 +419,29 @@ nn_resnet (DfNet *net, const DfTensor *x, const DfTensor *emb_act, const char *n
   g_autofree char *norm2 = g_strdup_printf ("%s.norm2", name);
   g_autofree char *conv2 = g_strdup_printf ("%s.conv2", name);
   g_autofree char *shortcut = g_strdup_printf ("%s.conv_shortcut", name);
+  g_autoptr (DfTensor) t = NULL;
   g_autoptr (DfTensor) h = NULL;
   g_autoptr (DfTensor) h2 = NULL;
 
+  if (emb_act != NULL)
+    {
+      /* time_emb_proj(SiLU(emb))[:, :, None, None], added in conv1's
+       * epilogue; recorded first, so it needs no barrier of its own */
+      t = nn_linear (net, emb_act, temb, error);
+      if (t == NULL)
+        return NULL;
+      {
+        const int64_t bc11[4] = { t->shape[0], t->shape[1], 1, 1 };
+        if (!df_tensor_reshape (t, 4, bc11, error))
+          return NULL;
+      }
+    }
   h = nn_group_norm (net, x, norm1, groups, eps, TRUE, error);
-  h2 = h ? nn_conv (net, h, conv1, 1, -1, error) : NULL;
+  h2 = h ? nn_conv_add (net, h, conv1, 1, -1, t, error) : NULL;
   if (h2 == NULL)
     return NULL;
   g_clear_pointer (&h, df_tensor_free);
-  if (emb_act != NULL)
-    {
-      /* + time_emb_proj(SiLU(emb))[:, :, None, None] */
-      g_autoptr (DfTensor) t = nn_linear (net, emb_act, temb, error);
-      const int64_t bc11[4] = { t ? t->shape[0] : 0, t ? t->shape[1] : 0, 1, 1 };
-      if (t == NULL || !df_tensor_reshape (t, 4, bc11, error) || !nn_add_inplace (net, h2, t, error))
-        return NULL;
-    }
+  g_clear_pointer (&t, df_tensor_free);
   h = nn_group_norm (net, h2, norm2, groups, eps, TRUE, error);
   if (h == NULL)
     return NULL;

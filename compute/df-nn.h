@@ -48,8 +48,13 @@ typedef struct
 DfTensor *nn_new (DfNet *net, GError **error, int ndim, const int64_t *shape);
 DfTensor *nn_new4 (DfNet *net, GError **error, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
 
-/* y = x · Wᵀ + b with W = <name>.weight [N, K], b = <name>.bias if present. */
+/* y = x · Wᵀ + b with W = <name>.weight [N, K] (or a 1×1 convolution's
+ * [N, K, 1, 1]), b = <name>.bias if present. */
 DfTensor *nn_linear (DfNet *net, const DfTensor *x, const char *name, GError **error);
+/* The same for x [B, L, K] stored channels first, plus @residual
+ * [B, N, h, w] (h·w = L): the result is shaped like @residual. */
+DfTensor *nn_linear_nchw_add (DfNet *net, const DfTensor *x, const char *name,
+                              const DfTensor *residual, GError **error);
 /* acc += x · Wᵀ + b, in place, in the linear's own epilogue. */
 gboolean nn_linear_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const char *name,
                         GError **error);
@@ -57,20 +62,20 @@ gboolean nn_linear_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const char
  * the weight; padding (k − 1) / 2 unless @padding ≥ 0. */
 DfTensor *nn_conv (DfNet *net, const DfTensor *x, const char *name, int stride, int padding,
                    GError **error);
-/* The same plus @residual (shaped like y, or NULL), added in the
- * convolution's epilogue. */
+/* The same plus @residual (shaped like y, [B, O, 1, 1] for every pixel,
+ * or NULL), added in the convolution's epilogue. */
 DfTensor *nn_conv_add (DfNet *net, const DfTensor *x, const char *name, int stride, int padding,
                        const DfTensor *residual, GError **error);
 DfTensor *nn_group_norm (DfNet *net, const DfTensor *x, const char *name, int groups, float eps,
                          gboolean silu, GError **error);
+/* GroupNorm of x [B, C, h, w] into tokens [B, h·w, C] (no SiLU). */
+DfTensor *nn_group_norm_nlc (DfNet *net, const DfTensor *x, const char *name, int groups,
+                             float eps, GError **error);
 DfTensor *nn_layer_norm (DfNet *net, const DfTensor *x, const char *name, float eps,
                          GError **error);
 DfTensor *nn_unary (DfNet *net, const DfTensor *x, DfUnary op, GError **error);
 /* a += b (b broadcast) */
 gboolean nn_add_inplace (DfNet *net, DfTensor *a, const DfTensor *b, GError **error);
-/* [B, C, H, W] ↔ [B, H·W, C] */
-DfTensor *nn_nchw_to_nlc (DfNet *net, const DfTensor *x, GError **error);
-DfTensor *nn_nlc_to_nchw (DfNet *net, const DfTensor *x, int64_t h, int64_t w, GError **error);
 /* diffusers' FeedForward with GEGLU: <name>.net.0.proj (to 2·inner), GEGLU,
  * <name>.net.2 (back to C).  x [..., C] → new [..., C].  Runs in row
  * chunks when the inner activations would exceed the device's
@@ -87,11 +92,13 @@ DfTensor *nn_resnet (DfNet *net, const DfTensor *x, const DfTensor *emb_act, con
                      int groups, float eps, GError **error);
 /* diffusers' Attention: to_q, to_k, to_v (bias if present), fused
  * attention over @heads heads, to_out.0.  x [B, L, C]; context [B, M, Cc]
- * or NULL for self-attention. */
-DfTensor *nn_attention (DfNet *net, const DfTensor *x, const DfTensor *context, const char *name,
-                        int heads, GError **error);
-/* acc += the attention of x (to_out.0 adding into @acc). */
+ * or NULL for self-attention.  acc += the attention of x (to_out.0 adding
+ * into @acc). */
 gboolean nn_attention_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const DfTensor *context,
                            const char *name, int heads, GError **error);
+/* Self-attention of tokens x [B, h·w, C] with to_out.0 stored channels
+ * first plus @residual [B, C, h, w], shaped like it (the VAE's). */
+DfTensor *nn_attention_nchw_add (DfNet *net, const DfTensor *x, const char *name, int heads,
+                                 const DfTensor *residual, GError **error);
 
 G_END_DECLS

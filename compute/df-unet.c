@@ -116,55 +116,30 @@ transformer_block (DfUNet *u, DfNet *net, DfTensor *h, const DfTensor *context,
   }
 }
 
-/* Transformer2DModel: x [B, C, h, w] → new [B, C, h, w]. */
+/* Transformer2DModel: x [B, C, h, w] → new [B, C, h, w].  The group norm
+ * writes tokens [B, h·w, C] and proj_out stores channels first with x
+ * added, so no permute runs; proj_in and proj_out are linears in SD 2.x
+ * and 1×1 convolutions (the same product) in SD 1.x. */
 static DfTensor *
 transformer (DfUNet *u, DfNet *net, const DfTensor *x, const DfTensor *context,
              const char *name, int heads, GError **error)
 {
-  const gboolean linear = u->config.use_linear_projection;
-  int64_t hh = x->shape[2], ww = x->shape[3];
   g_autofree char *norm = g_strdup_printf ("%s.norm", name);
   g_autofree char *proj_in = g_strdup_printf ("%s.proj_in", name);
   g_autofree char *proj_out = g_strdup_printf ("%s.proj_out", name);
   g_autofree char *block = g_strdup_printf ("%s.transformer_blocks.0", name);
   g_autoptr (DfTensor) n = NULL;
   g_autoptr (DfTensor) h = NULL;
-  g_autoptr (DfTensor) out = NULL;
 
-  n = nn_group_norm (net, x, norm, GN_GROUPS (u), 1e-6f, FALSE, error);
-  if (n == NULL)
-    return NULL;
-  if (linear)
-    {
-      g_autoptr (DfTensor) nl = nn_nchw_to_nlc (net, n, error);
-      h = nl ? nn_linear (net, nl, proj_in, error) : NULL;
-    }
-  else
-    {
-      g_autoptr (DfTensor) p = nn_conv (net, n, proj_in, 1, 0, error);
-      h = p ? nn_nchw_to_nlc (net, p, error) : NULL;
-    }
+  n = nn_group_norm_nlc (net, x, norm, GN_GROUPS (u), 1e-6f, error);
+  h = n ? nn_linear (net, n, proj_in, error) : NULL;
   if (h == NULL)
     return NULL;
   g_clear_pointer (&n, df_tensor_free);
 
   if (!transformer_block (u, net, h, context, block, heads, error))
     return NULL;
-
-  if (linear)
-    {
-      g_autoptr (DfTensor) p = nn_linear (net, h, proj_out, error);
-      out = p ? nn_nlc_to_nchw (net, p, hh, ww, error) : NULL;
-    }
-  else
-    {
-      /* + x in the convolution's epilogue */
-      g_autoptr (DfTensor) p = nn_nlc_to_nchw (net, h, hh, ww, error);
-      return p ? nn_conv_add (net, p, proj_out, 1, 0, x, error) : NULL;
-    }
-  if (out == NULL || !nn_add_inplace (net, out, x, error))
-    return NULL;
-  return g_steal_pointer (&out);
+  return nn_linear_nchw_add (net, h, proj_out, x, error);
 }
 
 static DfTensor *

@@ -72,29 +72,16 @@ resnet (DfVae *v, DfNet *net, const DfTensor *x, const char *name, GError **erro
   return nn_resnet (net, x, NULL, name, v->config.norm_num_groups, VAE_EPS, error);
 }
 
-/* Mid-block attention: GroupNorm, one head over h·w tokens, residual. */
+/* Mid-block attention: GroupNorm into tokens, one head over the h·w
+ * tokens, to_out.0 stored back channels first with x added. */
 static DfTensor *
 attention (DfVae *v, DfNet *net, const DfTensor *x, const char *name, GError **error)
 {
   g_autofree char *norm = g_strdup_printf ("%s.group_norm", name);
-  g_autoptr (DfTensor) n = NULL;
-  g_autoptr (DfTensor) seq = NULL;
-  g_autoptr (DfTensor) a = NULL;
-  g_autoptr (DfTensor) out = NULL;
+  g_autoptr (DfTensor) seq = nn_group_norm_nlc (net, x, norm, v->config.norm_num_groups, VAE_EPS,
+                                                error);
 
-  n = nn_group_norm (net, x, norm, v->config.norm_num_groups, VAE_EPS, FALSE, error);
-  seq = n ? nn_nchw_to_nlc (net, n, error) : NULL;
-  if (seq == NULL)
-    return NULL;
-  g_clear_pointer (&n, df_tensor_free);
-  a = nn_attention (net, seq, NULL, name, 1, error);
-  if (a == NULL)
-    return NULL;
-  g_clear_pointer (&seq, df_tensor_free);
-  out = nn_nlc_to_nchw (net, a, x->shape[2], x->shape[3], error);
-  if (out == NULL || !nn_add_inplace (net, out, x, error))
-    return NULL;
-  return g_steal_pointer (&out);
+  return seq != NULL ? nn_attention_nchw_add (net, seq, name, 1, x, error) : NULL;
 }
 
 static DfTensor *
