@@ -503,11 +503,11 @@ feed_forward_geglu (DfNet *net, DfTensor *out, const DfTensor *x, const char *na
       g_autoptr (DfTensor) xv = df_tensor_view_rows ((DfTensor *) x, r0, n, error);
       g_autoptr (DfTensor) ov = xv ? df_tensor_view_rows (out, r0, n, error) : NULL;
       g_autoptr (DfTensor) p = ov ? nn_new4 (net, error, n, w_in->shape[0], 0, 0) : NULL;
-      g_autoptr (DfTensor) g = p ? nn_new4 (net, error, n, w_in->shape[0] / 2, 0, 0) : NULL;
 
-      if (g == NULL || !df_op_linear (net->cmd, p, xv, w_in, b_in, error)
-          || !df_op_geglu (net->cmd, g, p, error)
-          || !df_op_linear_add (net->cmd, ov, g, w_out, b_out, accumulate ? ov : NULL, error))
+      /* net.2 of the projection's GEGLU, one op */
+      if (p == NULL || !df_op_linear (net->cmd, p, xv, w_in, b_in, error)
+          || !df_op_geglu_linear_add (net->cmd, ov, p, w_out, b_out, accumulate ? ov : NULL,
+                                      error))
         {
           g_prefix_error (error, "%s: ", name);
           return FALSE;

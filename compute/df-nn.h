@@ -76,8 +76,9 @@ DfTensor *nn_layer_norm (DfNet *net, const DfTensor *x, const char *name, float 
 DfTensor *nn_unary (DfNet *net, const DfTensor *x, DfUnary op, GError **error);
 /* a += b (b broadcast) */
 gboolean nn_add_inplace (DfNet *net, DfTensor *a, const DfTensor *b, GError **error);
-/* diffusers' FeedForward with GEGLU: <name>.net.0.proj (to 2·inner), GEGLU,
- * <name>.net.2 (back to C).  x [..., C] → new [..., C].  Runs in row
+/* diffusers' FeedForward with GEGLU: <name>.net.0.proj (to 2·inner), then
+ * <name>.net.2 (back to C) of its GEGLU in one op (df_op_geglu_linear_add).
+ * x [..., C] → new [..., C].  Runs in row
  * chunks when the inner activations would exceed the device's
  * per-binding limit (SD at 1024² on lavapipe's 128 MiB). */
 DfTensor *nn_feed_forward_geglu (DfNet *net, const DfTensor *x, const char *name,

@@ -264,25 +264,30 @@ matmul_variant (const DfTensor *y, const DfTensor *a, DfShaderId same, DfShaderI
   return y->dtype == DF_DTYPE_F32 ? y32 : a32;
 }
 
-/* How record_matmul stores y: channels first with @rows_per_image pixels
- * per image (0: row-major), and the residual's elements of y per value
- * (1: shaped like y); see DF_PUSH_MATMUL. */
+/* How record_matmul loads a and stores y: channels first with
+ * @rows_per_image pixels per image (0: row-major), the residual's elements
+ * of y per value (1: shaped like y), see DF_PUSH_MATMUL; @a_geglu: a is
+ * [M, 2K] and the product takes its GEGLU (matmul.comp's A_GEGLU). */
 typedef struct
 {
   int64_t rows_per_image;
   int64_t residual_div;
-} MatmulStore;
+  gboolean a_geglu;
+} MatmulForm;
 
-static const MatmulStore ROW_MAJOR = { 0, 1 };
+static const MatmulForm PLAIN = { 0, 1, FALSE };
+
+/* matmul.comp's specialization constants: TM, TN (3, 4), BK (5), A_GEGLU */
+#define MATMUL_SPEC_A_GEGLU 6
 
 /* Records y[b] = alpha · a[b] · op(b[b]) + bias (+ residual[b]) for
- * b < batch, stored as @store says; shapes are already checked.  b_stride
- * 0 shares one b between batch elements.  Operands share a dtype, except
+ * b < batch, loaded and stored as @form says; shapes are already checked.
+ * b_stride 0 shares one b between batch elements.  Operands share a dtype, except
  * that an fp16 b may go with an fp32 y or an fp32 a (attention's scores
  * and probabilities). */
 static gboolean
 record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
-               const DfTensor *bias, const DfTensor *residual, MatmulStore store, int64_t batch,
+               const DfTensor *bias, const DfTensor *residual, MatmulForm form, int64_t batch,
                int64_t m, int64_t n, int64_t k, int64_t b_stride, gboolean transpose_b,
                float alpha, GError **error)
 {
@@ -295,14 +300,14 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
     .m = (uint32_t) m,
     .n = (uint32_t) n,
     .k = (uint32_t) k,
-    .batch_stride_a = (uint32_t) (m * k),
+    .batch_stride_a = (uint32_t) (m * k * (form.a_geglu ? 2 : 1)),
     .batch_stride_b = (uint32_t) b_stride,
     .batch_stride_y = (uint32_t) (m * n),
     .transpose_b = transpose_b ? 1 : 0,
     .has_bias = bias != NULL ? 1 : 0,
     .has_residual = residual != NULL ? 1 : 0,
-    .residual_div = (uint32_t) store.residual_div,
-    .rows_per_image = (uint32_t) store.rows_per_image,
+    .residual_div = (uint32_t) form.residual_div,
+    .rows_per_image = (uint32_t) form.rows_per_image,
     .alpha = alpha,
   };
   DfDispatch d = {
@@ -347,6 +352,16 @@ record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
       d.spec[5] = cfg.bk;
       d.n_spec = 6;
     }
+  if (form.a_geglu)
+    {
+      /* the constants below A_GEGLU keep their values (the shader's
+       * defaults where the kernel passed none) */
+      static const uint32_t defaults[MATMUL_SPEC_A_GEGLU] = { 1, 1, 1, 4, 4, 16 };
+      for (int i = d.n_spec; i < MATMUL_SPEC_A_GEGLU; i++)
+        d.spec[i] = defaults[i];
+      d.spec[MATMUL_SPEC_A_GEGLU] = 1;
+      d.n_spec = MATMUL_SPEC_A_GEGLU + 1;
+    }
   if (m == 0 || n == 0 || batch == 0)
     return TRUE;
   if (!check_groups ("matmul", ctx, d.groups, error))
@@ -362,7 +377,7 @@ linear (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w, const DfT
   const char *op = "linear";
   int64_t y_shape[DF_MAX_DIMS];
   int64_t m, n, k;
-  MatmulStore store = ROW_MAJOR;
+  MatmulForm form = PLAIN;
 
   g_return_val_if_fail (cmd != NULL && y != NULL && x != NULL && w != NULL, FALSE);
 
@@ -394,7 +409,7 @@ linear (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w, const DfT
                        x->ndim >= 1 ? x->shape[0] : 0, n, x->ndim == 3 ? x->shape[1] : 0);
           return FALSE;
         }
-      store.rows_per_image = x->shape[1];
+      form.rows_per_image = x->shape[1];
       memcpy (y_shape, y->shape, sizeof y_shape);
     }
   else
@@ -416,7 +431,7 @@ linear (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w, const DfT
       return FALSE;
     }
 
-  return record_matmul (cmd, y, x, w, bias, residual, store, 1, m, n, k, 0, TRUE, 1.0f, error);
+  return record_matmul (cmd, y, x, w, bias, residual, form, 1, m, n, k, 0, TRUE, 1.0f, error);
 }
 
 gboolean
@@ -438,6 +453,59 @@ df_op_linear_nchw (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w
                    const DfTensor *bias, const DfTensor *residual, GError **error)
 {
   return linear (cmd, y, x, w, bias, residual, TRUE, error);
+}
+
+gboolean
+df_op_geglu_linear_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
+                        const DfTensor *bias, const DfTensor *residual, GError **error)
+{
+  const char *op = "geglu_linear";
+  int64_t k, m, n;
+
+  g_return_val_if_fail (cmd != NULL && y != NULL && x != NULL && w != NULL, FALSE);
+
+  if (!check_float (op, x, x, error) || !check_float (op, x, w, error)
+      || !check_float (op, x, y, error) || !check_float (op, x, bias, error)
+      || !check_float (op, x, residual, error))
+    return FALSE;
+  if (x->ndim < 1 || w->ndim != 2 || x->shape[x->ndim - 1] != 2 * w->shape[1] || w->shape[1] == 0)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "geglu_linear: weight %s does not match input %s (want [out, %" G_GINT64_FORMAT
+                   "], half the input's features)", df_shape_str (w), df_shape_str (x),
+                   x->ndim >= 1 ? x->shape[x->ndim - 1] / 2 : 0);
+      return FALSE;
+    }
+  n = w->shape[0];
+  k = w->shape[1];
+  m = df_tensor_numel (x) / (2 * k);
+  {
+    int64_t y_shape[DF_MAX_DIMS];
+    memcpy (y_shape, x->shape, sizeof y_shape);
+    y_shape[x->ndim - 1] = n;
+    if (!df_check_shape (op, y, x->ndim, y_shape, error)
+        || (bias != NULL && !df_check_shape (op, bias, 1, &n, error))
+        || (residual != NULL && !df_check_shape (op, residual, x->ndim, y_shape, error)))
+      return FALSE;
+  }
+  {
+    DfContext *ctx = df_cmd_get_context (cmd);
+    int64_t g_shape[DF_MAX_DIMS];
+    g_autoptr (DfTensor) g = NULL;
+
+    /* the shared-memory and cooperative-matrix kernels take the GEGLU as
+     * they stage x (see matmul.comp's A_GEGLU); the register kernels get
+     * it from a pass of its own */
+    if (coop_mode (ctx, w->dtype) != COOP_NONE || kernels (ctx) == KERNELS_SHARED)
+      return record_matmul (cmd, y, x, w, bias, residual, (MatmulForm){ 0, 1, TRUE }, 1, m, n,
+                            k, 0, TRUE, 1.0f, error);
+    memcpy (g_shape, x->shape, sizeof g_shape);
+    g_shape[x->ndim - 1] = k;
+    return (g = df_tensor_new (ctx, x->dtype, x->ndim, g_shape, error)) != NULL
+           && df_op_geglu (cmd, g, x, error)
+           && record_matmul (cmd, y, g, w, bias, residual, PLAIN, 1, m, n, k, 0, TRUE, 1.0f,
+                             error);
+  }
 }
 
 gboolean
@@ -478,7 +546,7 @@ df_op_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
       return FALSE;
   }
 
-  return record_matmul (cmd, y, a, b, NULL, NULL, ROW_MAJOR, batch, m, n, k, k * n, transpose_b, alpha,
+  return record_matmul (cmd, y, a, b, NULL, NULL, PLAIN, batch, m, n, k, k * n, transpose_b, alpha,
                         error);
 }
 
@@ -501,7 +569,7 @@ conv2d_im2col (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   const int64_t n = x->shape[0], c = x->shape[1], o = w->shape[0], ks = w->shape[2];
   const int64_t ho = y->shape[2], wo = y->shape[3], np = ho * wo, kdim = c * ks * ks;
   const int64_t w2[2] = { o, kdim };
-  const MatmulStore store = { np, residual_div };
+  const MatmulForm form = { np, residual_div, FALSE };
   DfTensor wv = *w;
   g_autoptr (DfTensor) patches = NULL;
   DfPushConv2d push = {
@@ -533,7 +601,7 @@ conv2d_im2col (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
   d.groups[0] = df_groups_1d (ctx, df_tensor_numel (patches), 64);
   d.groups[1] = d.groups[2] = 1;
   return df_cmd_dispatch (cmd, &d, error)
-         && record_matmul (cmd, y, patches, &wv, bias, residual, store, 1, n * np, o, kdim, 0,
+         && record_matmul (cmd, y, patches, &wv, bias, residual, form, 1, n * np, o, kdim, 0,
                            TRUE, 1.0f, error);
 }
 
@@ -798,10 +866,10 @@ attention_products (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor
         if (s == NULL || !df_tensor_reshape (qs, 3, q3, error)
             || !df_tensor_reshape (ks, 3, k3, error) || !df_tensor_reshape (vs, 3, k3, error)
             || !df_tensor_reshape (os, 3, q3, error)
-            || !record_matmul (cmd, s, qs, ks, NULL, NULL, ROW_MAJOR, nh, nr, lk, d, lk * d, TRUE, scale,
+            || !record_matmul (cmd, s, qs, ks, NULL, NULL, PLAIN, nh, nr, lk, d, lk * d, TRUE, scale,
                                error)
             || !df_op_softmax (cmd, s, s, error)
-            || !record_matmul (cmd, os, s, vs, NULL, NULL, ROW_MAJOR, nh, nr, d, lk, lk * d, FALSE, 1.0f,
+            || !record_matmul (cmd, os, s, vs, NULL, NULL, PLAIN, nh, nr, d, lk, lk * d, FALSE, 1.0f,
                                error))
           return FALSE;
       }

@@ -257,6 +257,12 @@ gboolean df_op_linear_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfT
  * transformer's proj_out back to the image layout with no permute. */
 gboolean df_op_linear_nchw (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
                             const DfTensor *bias, const DfTensor *residual, GError **error);
+/* y = geglu(x) · wᵀ + bias (+ residual, shaped like y; it may be y), GEGLU
+ * taken as x is loaded: x [..., 2K] = [hidden, gate], geglu(x) = hidden ·
+ * gelu(gate) (exact GELU), w [N, K], y [..., N] — a feed-forward's second
+ * linear with no pass for the GEGLU. */
+gboolean df_op_geglu_linear_add (DfCmd *cmd, DfTensor *y, const DfTensor *x, const DfTensor *w,
+                                 const DfTensor *bias, const DfTensor *residual, GError **error);
 
 /* Batched y[i] = alpha · a[i] · b[i] (or b[i]ᵀ when transpose_b).
  * a [B, M, K]; b [B, K, N], or [B, N, K] when transpose_b; y [B, M, N].

@@ -27,6 +27,7 @@
  * (constant 5) of K per slice. */
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "activation.glsl"
 
 #ifndef DF_VEC4
 #define DF_VEC4 0
@@ -55,6 +56,15 @@ DF_WORKGROUP_LAYOUT;
 /* Register tile: rows (M) and columns (N) of y per invocation. */
 layout(constant_id = 3) const uint TM = 4;
 layout(constant_id = 4) const uint TN = 4;
+/* A_GEGLU (shared-memory and cooperative-matrix kernels): a is a
+ * feed-forward's projection [M, 2K], and the product takes GEGLU of it as
+ * it stages a: a[m, k] · gelu(a[m, K + k]) (diffusers' GEGLU: hidden,
+ * gate), once per element and column tile.  The register kernels would
+ * redo the GELU for every few multiply-adds, so df_op_geglu_linear_add
+ * runs a GEGLU pass before them instead.  A specialization constant, so
+ * other products carry no branch.  (Constant 5 is BK of the shared-memory
+ * kernel.) */
+layout(constant_id = 6) const bool A_GEGLU = false;
 
 layout(push_constant) uniform Push { DF_PUSH_MATMUL } p;
 layout(std430, binding = 0) writeonly buffer Y { Y_T y[]; };
@@ -91,7 +101,14 @@ uint g_batch;
 float
 gemm_load_a (uint m, uint k)
 {
-  return m < p.m && k < p.k ? float (a[g_batch * p.batch_stride_a + m * p.k + k]) : 0.0;
+  if (m >= p.m || k >= p.k)
+    return 0.0;
+  if (A_GEGLU)
+    {
+      const uint row = g_batch * p.batch_stride_a + m * 2u * p.k;
+      return float (a[row + k]) * df_gelu (vec4 (float (a[row + p.k + k]))).x;
+    }
+  return float (a[g_batch * p.batch_stride_a + m * p.k + k]);
 }
 
 float

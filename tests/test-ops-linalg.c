@@ -84,20 +84,23 @@ add_residual (DfDType dtype, Residual res, float *want, int64_t n)
   return add_residual_per (dtype, res, want, n, 1);
 }
 
+/* y = x · wᵀ (+ bias) (+ residual) for x [b, l, k] or, with @geglu
+ * (df_op_geglu_linear_add), for the GEGLU of x [b, l, 2k]. */
 static void
-check_linear_res (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n, gboolean with_bias,
-                  Residual res)
+check_linear_full (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n,
+                   gboolean with_bias, Residual res, gboolean geglu)
 {
   DfContext *ctx = df_test_context ();
   g_autoptr (GError) error = NULL;
   g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
-  int64_t m = b * l;
-  g_autofree float *x = df_test_new_input (dtype, m * k, 1, -1, 1);
+  int64_t m = b * l, kx = geglu ? 2 * k : k;
+  g_autofree float *x = df_test_new_input (dtype, m * kx, 1, -1, 1);
+  g_autofree float *g = geglu ? g_new (float, m * k) : NULL;
   g_autofree float *w = df_test_new_input (dtype, n * k, 2, -1, 1);
   g_autofree float *bias = with_bias ? df_test_new_input (dtype, n, 3, -1, 1) : NULL;
   g_autofree float *want = g_new (float, m * n);
   g_autofree float *got = NULL;
-  int64_t x_shape[3] = { b, l, k }, w_shape[2] = { n, k }, y_shape[3] = { b, l, n };
+  int64_t x_shape[3] = { b, l, kx }, w_shape[2] = { n, k }, y_shape[3] = { b, l, n };
   g_autoptr (DfTensor) tx = df_test_tensor (ctx, dtype, x, 3, x_shape);
   g_autoptr (DfTensor) tw = df_test_tensor (ctx, dtype, w, 2, w_shape);
   g_autoptr (DfTensor) tb = with_bias ? df_test_tensor (ctx, dtype, bias, 1, &n) : NULL;
@@ -106,16 +109,29 @@ check_linear_res (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n, gbo
   g_autofree float *r = NULL;
 
   g_assert_no_error (error);
-  df_ref_linear (want, x, w, bias, m, n, k);
+  if (geglu)
+    df_ref_geglu (g, x, m, k);
+  df_ref_linear (want, geglu ? g : x, w, bias, m, n, k);
   r = add_residual (dtype, res, want, m * n);
   ty = res == RES_IN_PLACE ? df_test_tensor (ctx, dtype, r, 3, y_shape)
                            : new_output (ctx, dtype, 3, y_shape);
   tr = res == RES_TENSOR ? df_test_tensor (ctx, dtype, r, 3, y_shape) : NULL;
-  g_assert_true (df_op_linear_add (cmd, ty, tx, tw, tb, res == RES_IN_PLACE ? ty : tr, &error));
+  if (geglu)
+    g_assert_true (df_op_geglu_linear_add (cmd, ty, tx, tw, tb, res == RES_IN_PLACE ? ty : tr,
+                                           &error));
+  else
+    g_assert_true (df_op_linear_add (cmd, ty, tx, tw, tb, res == RES_IN_PLACE ? ty : tr, &error));
   g_assert_no_error (error);
   submit (cmd);
   got = df_test_download (ty);
   df_test_assert_close (got, want, m * n, tolerance (dtype));
+}
+
+static void
+check_linear_res (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n, gboolean with_bias,
+                  Residual res)
+{
+  check_linear_full (dtype, b, l, k, n, with_bias, res, FALSE);
 }
 
 /* df_op_linear_nchw: x [b, l, k] → y [b, n, l] (as [b, n, h, w] when
@@ -189,6 +205,11 @@ test_linear (gconstpointer data)
   check_linear_nchw (dtype, 2, 7, 9, 44, 71, TRUE, TRUE);
   check_linear_nchw (dtype, 3, 4, 4, 13, 20, FALSE, TRUE);
   check_linear_nchw (dtype, 1, 3, 5, 8, 131, TRUE, FALSE);
+  /* GEGLU taken on load (a feed-forward's second linear, adding into its
+   * residual): vec4 (K % 4 == 0) and scalar K, edge tiles */
+  check_linear_full (dtype, 2, 37, 44, 71, TRUE, RES_IN_PLACE, TRUE);
+  check_linear_full (dtype, 1, 19, 21, 131, FALSE, RES_NONE, TRUE);
+  check_linear_full (dtype, 1, 70, 80, 40, TRUE, RES_TENSOR, TRUE);
 }
 
 /* ------------------------------------------------------------------------
@@ -588,6 +609,8 @@ test_invalid (void)
   assert_invalid (df_op_linear_nchw (cmd, y, x, w, bias, NULL, ERR));
   assert_invalid (df_op_linear_nchw (cmd, y_nchw, x, w, bias, y_nchw_bad, ERR));
   assert_invalid (df_op_linear_nchw (cmd, y_nchw, w, w, bias, NULL, ERR));
+  /* GEGLU then linear: the input's features must be twice the weight's */
+  assert_invalid (df_op_geglu_linear_add (cmd, y, x, w, bias, NULL, ERR));
   /* matmul: 3-D a with 2-D b, inner dimensions that differ */
   assert_invalid (df_op_matmul (cmd, y, x, w, TRUE, 1.0f, ERR));
   assert_invalid (df_op_matmul (cmd, out, q, kv, TRUE, 1.0f, ERR));
