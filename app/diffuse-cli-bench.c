@@ -140,6 +140,7 @@ memory_timeline (DfContext *ctx, DfClip *clip, DfUNet *unet, DfVae *vae, DfDType
   g_autoptr (DfTensor) sample = NULL;
   g_autoptr (DfTensor) t = NULL;
   g_autoptr (DfTensor) context = NULL;
+  g_autoptr (DfUNetText) kv = NULL;
   g_autoptr (DfTensor) out = NULL;
   g_autoptr (DfTensor) latent = NULL;
   g_autoptr (DfTensor) image = NULL;
@@ -164,13 +165,16 @@ memory_timeline (DfContext *ctx, DfClip *clip, DfUNet *unet, DfVae *vae, DfDType
              == NULL
       || (out = df_tensor_new4 (ctx, dtype, 2, uc->out_channels, lh, lw, &error)) == NULL)
     return diffuse_cli_fail (error->message);
-  if (!df_unet_forward (unet, cmd, out, sample, t, context, &error))
+  /* the cross-attentions' keys and values once, then the step as the
+   * pipeline records it */
+  if ((kv = df_unet_text_new (unet, cmd, context, &error)) == NULL
+      || !df_unet_forward_text (unet, cmd, out, sample, t, kv, &error))
     return diffuse_cli_fail (error->message);
   g_clear_pointer (&cmd, df_cmd_free);
   if ((cmd = df_cmd_new_replayable (ctx, &error)) == NULL)
     return diffuse_cli_fail (error->message);
   start = g_get_monotonic_time ();
-  if (!df_unet_forward (unet, cmd, out, sample, t, context, &error))
+  if (!df_unet_forward_text (unet, cmd, out, sample, t, kv, &error))
     return diffuse_cli_fail (error->message);
   g_array_append_val (figures, ((Figure) { "unet_record_ms", 1000 * seconds_since (start) }));
   {
@@ -185,6 +189,7 @@ memory_timeline (DfContext *ctx, DfClip *clip, DfUNet *unet, DfVae *vae, DfDType
   g_array_append_val (figures, ((Figure) { "unet_pinned_mib", mib (df_cmd_get_pinned (cmd)) }));
   note_peak (figures, "mem_unet_peak_mib", ctx, &peak);
   g_clear_pointer (&cmd, df_cmd_free);
+  g_clear_pointer (&kv, df_unet_text_free);
   g_clear_pointer (&sample, df_tensor_free);
   g_clear_pointer (&out, df_tensor_free);
 
@@ -252,6 +257,7 @@ diffuse_cli_bench (int argc, char **argv)
   g_autoptr (DfTensor) sample = NULL;
   g_autoptr (DfTensor) timestep = NULL;
   g_autoptr (DfTensor) ctx_t = NULL;
+  g_autoptr (DfUNetText) kv = NULL;
   g_autoptr (DfTensor) out = NULL;
   g_autoptr (DfTensor) latent = NULL;
   g_autoptr (DfTensor) image = NULL;
@@ -350,7 +356,9 @@ diffuse_cli_bench (int argc, char **argv)
       || (out = df_tensor_new4 (ctx, dtype, 2, uc->out_channels, lh, lw, &error)) == NULL
       || !df_tensor_upload_f32 (ctx_t, text, MIN (n_ctx, (int64_t) 2 * 77 * cc->hidden_size),
                                 &error)
-      || !df_tensor_upload_f32 (timestep, ts, 2, &error))
+      || !df_tensor_upload_f32 (timestep, ts, 2, &error)
+      || (kv = df_unet_text_new (unet, cmd, ctx_t, &error)) == NULL
+      || !df_cmd_submit_wait (cmd, &error))
     return diffuse_cli_fail (error->message);
   df_context_reset_peak (ctx);
   if ((replayed = df_cmd_new_replayable (ctx, &error)) == NULL)
@@ -362,7 +370,7 @@ diffuse_cli_bench (int argc, char **argv)
       t = g_get_monotonic_time ();
       if (!df_tensor_upload_f32 (sample, x, n_lat, &error)
           || (!df_cmd_is_recorded (replayed)
-              && !df_unet_forward (unet, replayed, out, sample, timestep, ctx_t, &error))
+              && !df_unet_forward_text (unet, replayed, out, sample, timestep, kv, &error))
           || !df_cmd_submit_wait (replayed, &error)
           || !df_tensor_download_f32 (out, eps, df_tensor_numel (out), &error))
         return diffuse_cli_fail (error->message);
@@ -389,7 +397,7 @@ diffuse_cli_bench (int argc, char **argv)
       if (!df_tensor_upload_f32 (sample, x, n_lat, &error))
         return diffuse_cli_fail (error->message);
       r = g_get_monotonic_time ();
-      if (!df_unet_forward (unet, cmd, out, sample, timestep, ctx_t, &error))
+      if (!df_unet_forward_text (unet, cmd, out, sample, timestep, kv, &error))
         return diffuse_cli_fail (error->message);
       record_ms += 1000 * seconds_since (r);
       if (!df_cmd_submit_wait (cmd, &error)
@@ -417,7 +425,7 @@ diffuse_cli_bench (int argc, char **argv)
 
   /* one more UNet step with a timestamp after every dispatch */
   df_cmd_set_profiling (profiled, TRUE);
-  if (!df_unet_forward (unet, profiled, out, sample, timestep, ctx_t, &error)
+  if (!df_unet_forward_text (unet, profiled, out, sample, timestep, kv, &error)
       || !df_cmd_submit_wait (profiled, &error))
     return diffuse_cli_fail (error->message);
   profile = df_cmd_get_profile (profiled);

@@ -63,6 +63,21 @@ uint64_t df_unet_get_weight_bytes (DfUNet *unet);
 gboolean df_unet_forward (DfUNet *unet, DfCmd *cmd, DfTensor *out, const DfTensor *sample,
                           const DfTensor *timesteps, const DfTensor *context, GError **error);
 
+/* The keys and values of every cross-attention for @context [B, L,
+ * cross_attention_dim], recorded into @cmd: what df_unet_forward computes
+ * from the text in every step, computed once for all steps of a picture.
+ * The tensors are read when a recording of df_unet_forward_text runs; the
+ * text must outlive those recordings. */
+typedef struct _DfUNetText DfUNetText;
+DfUNetText *df_unet_text_new (DfUNet *unet, DfCmd *cmd, const DfTensor *context, GError **error);
+void df_unet_text_free (DfUNetText *text);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DfUNetText, df_unet_text_free)
+/* df_unet_forward with the cross-attentions' keys and values from @text
+ * (its batch that of @sample). */
+gboolean df_unet_forward_text (DfUNet *unet, DfCmd *cmd, DfTensor *out, const DfTensor *sample,
+                               const DfTensor *timesteps, const DfUNetText *text,
+                               GError **error);
+
 /* ------------------------------------------------------------------------
  * VAE (compute/df-vae.c)
  * ------------------------------------------------------------------------ */

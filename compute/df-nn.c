@@ -357,15 +357,15 @@ nn_add_inplace (DfNet *net, DfTensor *a, const DfTensor *b, GError **error)
   return df_op_binary (net->cmd, a, a, b, DF_BINARY_ADD, error);
 }
 
-/* The attention of nn_attention_acc before to_out.0. */
+/* The attention of nn_attention_acc before to_out.0: keys and values
+ * from @kv (computed ahead) or, when it is NULL, from x. */
 static DfTensor *
-attention_heads (DfNet *net, const DfTensor *x, const DfTensor *context, const char *name,
+attention_heads (DfNet *net, const DfTensor *x, const DfTensor *const *kv, const char *name,
                  int heads, GError **error)
 {
   g_autofree char *qn = g_strdup_printf ("%s.to_q", name);
   g_autofree char *kn = g_strdup_printf ("%s.to_k", name);
   g_autofree char *vn = g_strdup_printf ("%s.to_v", name);
-  const DfTensor *kv_in = context ? context : x;
   g_autoptr (DfTensor) q = NULL;
   g_autoptr (DfTensor) k = NULL;
   g_autoptr (DfTensor) v = NULL;
@@ -373,15 +373,20 @@ attention_heads (DfNet *net, const DfTensor *x, const DfTensor *context, const c
   int64_t inner;
 
   q = nn_linear (net, x, qn, error);
-  k = q ? nn_linear (net, kv_in, kn, error) : NULL;
-  v = k ? nn_linear (net, kv_in, vn, error) : NULL;
-  if (v == NULL)
+  if (q == NULL)
     return NULL;
+  if (kv == NULL)
+    {
+      k = nn_linear (net, x, kn, error);
+      v = k ? nn_linear (net, x, vn, error) : NULL;
+      if (v == NULL)
+        return NULL;
+    }
   inner = q->shape[q->ndim - 1];
   a = nn_new (net, error, q->ndim, q->shape);
   if (a == NULL
-      || !df_op_attention (net->cmd, a, q, k, v, heads, (float) (1.0 / sqrt ((double) inner / heads)),
-                           FALSE, error))
+      || !df_op_attention (net->cmd, a, q, kv ? kv[0] : k, kv ? kv[1] : v, heads,
+                           (float) (1.0 / sqrt ((double) inner / heads)), FALSE, error))
     {
       g_prefix_error (error, "%s: ", name);
       return NULL;
@@ -400,11 +405,11 @@ nn_attention_nchw_add (DfNet *net, const DfTensor *x, const char *name, int head
 }
 
 gboolean
-nn_attention_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const DfTensor *context,
+nn_attention_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const DfTensor *const *kv,
                   const char *name, int heads, GError **error)
 {
   g_autofree char *on = g_strdup_printf ("%s.to_out.0", name);
-  g_autoptr (DfTensor) a = attention_heads (net, x, context, name, heads, error);
+  g_autoptr (DfTensor) a = attention_heads (net, x, kv, name, heads, error);
 
   return a != NULL && nn_linear_acc (net, acc, a, on, error);
 }

@@ -92,11 +92,13 @@ gboolean nn_feed_forward_geglu_acc (DfNet *net, DfTensor *acc, const DfTensor *x
 DfTensor *nn_resnet (DfNet *net, const DfTensor *x, const DfTensor *emb_act, const char *name,
                      int groups, float eps, GError **error);
 /* diffusers' Attention: to_q, to_k, to_v (bias if present), fused
- * attention over @heads heads, to_out.0.  x [B, L, C]; context [B, M, Cc]
- * or NULL for self-attention.  acc += the attention of x (to_out.0 adding
- * into @acc). */
-gboolean nn_attention_acc (DfNet *net, DfTensor *acc, const DfTensor *x, const DfTensor *context,
-                           const char *name, int heads, GError **error);
+ * attention over @heads heads, to_out.0.  x [B, L, C]; @kv the keys and
+ * values [B, M, C] of a cross-attention, computed ahead from its context
+ * (to_k and to_v of it), or NULL for self-attention.  acc += the attention
+ * of x (to_out.0 adding into @acc). */
+gboolean nn_attention_acc (DfNet *net, DfTensor *acc, const DfTensor *x,
+                           const DfTensor *const *kv, const char *name, int heads,
+                           GError **error);
 /* Self-attention of tokens x [B, h·w, C] with to_out.0 stored channels
  * first plus @residual [B, C, h, w], shaped like it (the VAE's). */
 DfTensor *nn_attention_nchw_add (DfNet *net, const DfTensor *x, const char *name, int heads,

@@ -478,6 +478,10 @@ typedef struct
    * sampler call; dropped before each VAE decode so that the decoder can
    * use the intermediates' memory, and recorded again after it */
   DfCmd *unet_step;
+  /* the cross-attentions' keys and values of the uploaded context,
+   * computed before the step is recorded; the step reads them, and they
+   * go with it */
+  DfUNetText *text;
 
   DfProgressFunc progress;
   gpointer progress_data;
@@ -490,6 +494,7 @@ static void
 run_clear (Run *r)
 {
   g_clear_pointer (&r->unet_step, df_cmd_free);
+  g_clear_pointer (&r->text, df_unet_text_free);
   g_free (r->uncond);
   g_free (r->cond);
   g_free (r->cond_b);
@@ -523,12 +528,17 @@ report (Run *r, int step, int total, const DfImage *preview)
     r->progress (&pr, r->progress_data);
 }
 
-/* Uploads the context for one image: [uncond; cond] or [cond]. */
+static void drop_unet_step (Run *r);
+
+/* Uploads the context for one image: [uncond; cond] or [cond].  The step
+ * and the keys and values of the previous one go. */
 static gboolean
 upload_context (Run *r, const float *cond, GError **error)
 {
   const int64_t per = (int64_t) r->rows * r->p->context_dim;
   g_autofree float *both = NULL;
+
+  drop_unet_step (r);
 
   if (!r->guided)
     return df_tensor_upload_f32 (r->context, cond, per, error);
@@ -568,10 +578,21 @@ unet_eval (Run *r, const float *x_in, float t, float *eps, GError **error)
   if (!df_tensor_upload_f32 (r->sample, in, batch * per_in, error)
       || !df_tensor_upload_f32 (r->timestep, ts, batch, error))
     return FALSE;
+  if (r->text == NULL)
+    {
+      g_autoptr (DfCmd) cmd = df_cmd_new (p->ctx, error);
+
+      if (cmd == NULL || (r->text = df_unet_text_new (p->unet, cmd, r->context, error)) == NULL
+          || !df_cmd_submit_wait (cmd, error))
+        {
+          g_clear_pointer (&r->text, df_unet_text_free);
+          return FALSE;
+        }
+    }
   if (r->unet_step == NULL
       && ((r->unet_step = df_cmd_new_replayable (p->ctx, error)) == NULL
-          || !df_unet_forward (p->unet, r->unet_step, r->out, r->sample, r->timestep,
-                               r->context, error)))
+          || !df_unet_forward_text (p->unet, r->unet_step, r->out, r->sample, r->timestep,
+                                    r->text, error)))
     {
       g_clear_pointer (&r->unet_step, df_cmd_free);
       return FALSE;
@@ -598,12 +619,14 @@ check_cancel (Run *r, GError **error)
   return !g_cancellable_set_error_if_cancelled (r->cancellable, error);
 }
 
-/* Drops the recorded UNet step and the memory it keeps, before a VAE
- * decode that needs that memory; the next step records again. */
+/* Drops the recorded UNet step, its keys and values and the memory it
+ * keeps, before a VAE decode that needs that memory; the next step
+ * computes and records them again. */
 static void
 drop_unet_step (Run *r)
 {
   g_clear_pointer (&r->unet_step, df_cmd_free);
+  g_clear_pointer (&r->text, df_unet_text_free);
 }
 
 /* The sampler loop from call @first; x is updated in place.  @image_lat

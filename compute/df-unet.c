@@ -28,6 +28,15 @@ struct _DfUNet
   DfWeights *w;
 };
 
+/* The keys and values of every cross-attention for one context: they
+ * depend on the text alone, so a picture computes them once, not in each
+ * of its steps. */
+struct _DfUNetText
+{
+  int64_t batch;
+  GHashTable *kv; /* "<transformer block>.attn2.to_k" / ".to_v" → DfTensor* */
+};
+
 DfUNet *
 df_unet_new (DfContext *ctx, DfModel *model, DfDType dtype, GError **error)
 {
@@ -86,9 +95,67 @@ resnet (DfUNet *u, DfNet *net, const DfTensor *x, const DfTensor *emb_act, const
   return nn_resnet (net, x, emb_act, name, GN_GROUPS (u), u->config.norm_eps, error);
 }
 
+static void
+tensor_free (gpointer t)
+{
+  df_tensor_free (t);
+}
+
+static int
+compare_names (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+DfUNetText *
+df_unet_text_new (DfUNet *u, DfCmd *cmd, const DfTensor *context, GError **error)
+{
+  static const char suffixes[2][24] = { ".attn2.to_k.weight", ".attn2.to_v.weight" };
+  const DfUNetConfig *c = &u->config;
+  DfNet net = { .cmd = cmd, .ctx = u->ctx, .w = u->w, .dtype = u->w->dtype };
+  g_autoptr (DfUNetText) text = NULL;
+  g_autofree const char **names = NULL;
+  guint n_names;
+
+  if (context->ndim != 3 || context->shape[2] != c->cross_attention_dim)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
+                   "UNet: expected a context [batch, tokens, %d], got %s",
+                   c->cross_attention_dim, df_shape_str (context));
+      return NULL;
+    }
+  text = g_new0 (DfUNetText, 1);
+  text->batch = context->shape[0];
+  text->kv = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, tensor_free);
+  /* in name order, so that every picture records the same thing */
+  names = (const char **) g_hash_table_get_keys_as_array (u->w->tensors, &n_names);
+  qsort (names, n_names, sizeof *names, compare_names);
+  for (guint i = 0; i < n_names; i++)
+    for (int j = 0; j < 2; j++)
+      if (g_str_has_suffix (names[i], suffixes[j]))
+        {
+          g_autofree char *name = g_strndup (names[i], strlen (names[i]) - strlen (".weight"));
+          DfTensor *t = nn_linear (&net, context, name, error);
+
+          if (t == NULL)
+            return NULL;
+          g_hash_table_insert (text->kv, g_steal_pointer (&name), t);
+        }
+  return g_steal_pointer (&text);
+}
+
+void
+df_unet_text_free (DfUNetText *text)
+{
+  if (text == NULL)
+    return;
+  g_clear_pointer (&text->kv, g_hash_table_unref);
+  g_free (text);
+}
+
 /* BasicTransformerBlock on h [B, L, C], in place. */
 static gboolean
-transformer_block (DfUNet *u, DfNet *net, DfTensor *h, const DfTensor *context,
+transformer_block (DfUNet *u, DfNet *net, DfTensor *h, const DfUNetText *text,
                    const char *name, int heads, GError **error)
 {
   g_autofree char *norm1 = g_strdup_printf ("%s.norm1", name);
@@ -97,7 +164,17 @@ transformer_block (DfUNet *u, DfNet *net, DfTensor *h, const DfTensor *context,
   g_autofree char *attn2 = g_strdup_printf ("%s.attn2", name);
   g_autofree char *norm3 = g_strdup_printf ("%s.norm3", name);
   g_autofree char *ff = g_strdup_printf ("%s.ff", name);
+  g_autofree char *kn = g_strdup_printf ("%s.to_k", attn2);
+  g_autofree char *vn = g_strdup_printf ("%s.to_v", attn2);
+  const DfTensor *kv[2] = { g_hash_table_lookup (text->kv, kn), g_hash_table_lookup (text->kv, vn) };
   const float eps = 1e-5f;
+
+  if (kv[0] == NULL || kv[1] == NULL)
+    {
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_MODEL, "The model lacks the weight unet.%s.weight",
+                   kv[0] == NULL ? kn : vn);
+      return FALSE;
+    }
 
   /* each residual is added by the last linear of its branch, into h */
   {
@@ -107,7 +184,7 @@ transformer_block (DfUNet *u, DfNet *net, DfTensor *h, const DfTensor *context,
   }
   {
     g_autoptr (DfTensor) n = nn_layer_norm (net, h, norm2, eps, error);
-    if (n == NULL || !nn_attention_acc (net, h, n, context, attn2, heads, error))
+    if (n == NULL || !nn_attention_acc (net, h, n, kv, attn2, heads, error))
       return FALSE;
   }
   {
@@ -121,7 +198,7 @@ transformer_block (DfUNet *u, DfNet *net, DfTensor *h, const DfTensor *context,
  * added, so no permute runs; proj_in and proj_out are linears in SD 2.x
  * and 1×1 convolutions (the same product) in SD 1.x. */
 static DfTensor *
-transformer (DfUNet *u, DfNet *net, const DfTensor *x, const DfTensor *context,
+transformer (DfUNet *u, DfNet *net, const DfTensor *x, const DfUNetText *text,
              const char *name, int heads, GError **error)
 {
   g_autofree char *norm = g_strdup_printf ("%s.norm", name);
@@ -137,7 +214,7 @@ transformer (DfUNet *u, DfNet *net, const DfTensor *x, const DfTensor *context,
     return NULL;
   g_clear_pointer (&n, df_tensor_free);
 
-  if (!transformer_block (u, net, h, context, block, heads, error))
+  if (!transformer_block (u, net, h, text, block, heads, error))
     return NULL;
   return nn_linear_nchw_add (net, h, proj_out, x, error);
 }
@@ -153,18 +230,14 @@ upsample (DfNet *net, const DfTensor *x, const char *conv, GError **error)
   return nn_conv (net, up, conv, 1, 1, error);
 }
 
-gboolean
-df_unet_forward (DfUNet *u, DfCmd *cmd, DfTensor *out, const DfTensor *sample,
-                 const DfTensor *timesteps, const DfTensor *context, GError **error)
+/* The shapes df_unet_forward takes, for a context of @text_batch. */
+static gboolean
+check_inputs (DfUNet *u, const DfTensor *out, const DfTensor *sample, const DfTensor *timesteps,
+              int64_t text_batch, GError **error)
 {
   const DfUNetConfig *c = &u->config;
-  DfNet net = { .cmd = cmd, .ctx = u->ctx, .w = u->w, .dtype = u->w->dtype };
-  g_autoptr (GPtrArray) skips = g_ptr_array_new_with_free_func ((GDestroyNotify) df_tensor_free);
-  g_autoptr (DfTensor) emb = NULL;
-  g_autoptr (DfTensor) x = NULL;
-  int64_t batch = sample->shape[0];
   int64_t factor = (int64_t) 1 << (c->n_blocks - 1);
-  char name[128];
+  int64_t batch = sample->shape[0];
 
   if (sample->ndim != 4 || sample->shape[1] != c->in_channels || sample->shape[2] % factor
       || sample->shape[3] % factor)
@@ -175,20 +248,48 @@ df_unet_forward (DfUNet *u, DfCmd *cmd, DfTensor *out, const DfTensor *sample,
                    c->in_channels, factor, df_shape_str (sample));
       return FALSE;
     }
-  if (context->ndim != 3 || context->shape[0] != batch
-      || context->shape[2] != c->cross_attention_dim)
+  if (text_batch != batch)
     {
       g_set_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT,
-                   "UNet: expected a context [%" G_GINT64_FORMAT ", tokens, %d], got %s", batch,
-                   c->cross_attention_dim, df_shape_str (context));
+                   "UNet: the text context is for a batch of %" G_GINT64_FORMAT
+                   ", the sample for %" G_GINT64_FORMAT, text_batch, batch);
       return FALSE;
     }
   {
     const int64_t want[4] = { batch, c->out_channels, sample->shape[2], sample->shape[3] };
-    if (!df_check_shape ("UNet output", out, 4, want, error)
-        || !df_check_numel ("UNet timesteps", timesteps, batch, error))
-      return FALSE;
+    return df_check_shape ("UNet output", out, 4, want, error)
+           && df_check_numel ("UNet timesteps", timesteps, batch, error);
   }
+}
+
+gboolean
+df_unet_forward (DfUNet *u, DfCmd *cmd, DfTensor *out, const DfTensor *sample,
+                 const DfTensor *timesteps, const DfTensor *context, GError **error)
+{
+  g_autoptr (DfUNetText) text = NULL;
+
+  /* checked before anything is recorded */
+  if (!check_inputs (u, out, sample, timesteps, context->ndim == 3 ? context->shape[0] : -1,
+                     error))
+    return FALSE;
+  text = df_unet_text_new (u, cmd, context, error);
+  return text != NULL && df_unet_forward_text (u, cmd, out, sample, timesteps, text, error);
+}
+
+gboolean
+df_unet_forward_text (DfUNet *u, DfCmd *cmd, DfTensor *out, const DfTensor *sample,
+                      const DfTensor *timesteps, const DfUNetText *text, GError **error)
+{
+  const DfUNetConfig *c = &u->config;
+  DfNet net = { .cmd = cmd, .ctx = u->ctx, .w = u->w, .dtype = u->w->dtype };
+  g_autoptr (GPtrArray) skips = g_ptr_array_new_with_free_func ((GDestroyNotify) df_tensor_free);
+  g_autoptr (DfTensor) emb = NULL;
+  g_autoptr (DfTensor) x = NULL;
+  int64_t batch = sample->shape[0];
+  char name[128];
+
+  if (!check_inputs (u, out, sample, timesteps, text->batch, error))
+    return FALSE;
 
   /* time embedding; resnets use SiLU(emb) */
   {
@@ -228,7 +329,7 @@ df_unet_forward (DfUNet *u, DfCmd *cmd, DfTensor *out, const DfTensor *sample,
               {
                 g_autoptr (DfTensor) r0 = r;
                 g_snprintf (name, sizeof name, "down_blocks.%d.attentions.%d", b, l);
-                r = transformer (u, &net, r0, context, name, heads_of_block (u, b), error);
+                r = transformer (u, &net, r0, text, name, heads_of_block (u, b), error);
                 if (r == NULL)
                   return FALSE;
               }
@@ -250,7 +351,7 @@ df_unet_forward (DfUNet *u, DfCmd *cmd, DfTensor *out, const DfTensor *sample,
       return FALSE;
     {
       g_autoptr (DfTensor) x0 = g_steal_pointer (&x);
-      x = transformer (u, &net, x0, context, "mid_block.attentions.0",
+      x = transformer (u, &net, x0, text, "mid_block.attentions.0",
                        heads_of_block (u, c->n_blocks - 1), error);
       if (x == NULL)
         return FALSE;
@@ -286,7 +387,7 @@ df_unet_forward (DfUNet *u, DfCmd *cmd, DfTensor *out, const DfTensor *sample,
             {
               g_autoptr (DfTensor) x1 = g_steal_pointer (&x);
               g_snprintf (name, sizeof name, "up_blocks.%d.attentions.%d", b, l);
-              x = transformer (u, &net, x1, context, name, heads_of_block (u, rb), error);
+              x = transformer (u, &net, x1, text, name, heads_of_block (u, rb), error);
               if (x == NULL)
                 return FALSE;
             }

@@ -187,10 +187,45 @@ test_unet (gconstpointer data)
   g_assert_no_error (error);
   submit_and_compare (&f, out, want);
 
-  /* a sample of the wrong channel count is refused */
+  /* as the pipeline runs it: the cross-attentions' keys and values once,
+   * then a recorded step submitted twice, out cleared in between */
+  {
+    g_autoptr (DfCmd) prep = df_cmd_new (f.ctx, &error);
+    g_autoptr (DfUNetText) text = df_unet_text_new (unet, prep, context, &error);
+    g_autoptr (DfCmd) step = df_cmd_new_replayable (f.ctx, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (df_cmd_submit_wait (prep, &error));
+    g_assert_true (df_unet_forward_text (unet, step, out, sample, t, text, &error));
+    for (int i = 0; i < 2; i++)
+      {
+        g_autofree float *got = NULL;
+
+        g_assert_true (df_op_fill (f.cmd, out, NAN, &error));
+        g_assert_true (df_cmd_submit_wait (f.cmd, &error));
+        g_assert_true (df_cmd_submit_wait (step, &error));
+        g_assert_no_error (error);
+        got = df_test_download (out);
+        df_test_assert_close (got, want, df_tensor_numel (out), tolerance (f.dtype));
+      }
+  }
+
+  /* a sample of the wrong channel count is refused, and a text context of
+   * another batch */
   {
     g_autoptr (DfTensor) bad = df_tensor_new4 (f.ctx, c->dtype, 2, 3, 6, 8, &error);
     g_assert_false (df_unet_forward (unet, f.cmd, out, bad, t, context, &error));
+    g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+  }
+  {
+    g_autoptr (DfCmd) prep = df_cmd_new (f.ctx, &error);
+    g_autoptr (DfTensor) one = df_tensor_new4 (f.ctx, c->dtype, 1, context->shape[1],
+                                               context->shape[2], 0, &error);
+    g_autoptr (DfUNetText) text = df_unet_text_new (unet, prep, one, &error);
+
+    g_assert_no_error (error);
+    g_assert_false (df_unet_forward_text (unet, f.cmd, out, sample, t, text, &error));
     g_assert_error (error, DF_ERROR, DF_ERROR_INVALID_ARGUMENT);
   }
   fixture_close (&f);
