@@ -95,12 +95,6 @@ resnet (DfUNet *u, DfNet *net, const DfTensor *x, const DfTensor *emb_act, const
   return nn_resnet (net, x, emb_act, name, GN_GROUPS (u), u->config.norm_eps, error);
 }
 
-static void
-tensor_free (gpointer t)
-{
-  df_tensor_free (t);
-}
-
 static int
 compare_names (const void *a, const void *b)
 {
@@ -126,7 +120,8 @@ df_unet_text_new (DfUNet *u, DfCmd *cmd, const DfTensor *context, GError **error
     }
   text = g_new0 (DfUNetText, 1);
   text->batch = context->shape[0];
-  text->kv = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, tensor_free);
+  text->kv = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                    (GDestroyNotify) df_tensor_free);
   /* in name order, so that every picture records the same thing */
   names = (const char **) g_hash_table_get_keys_as_array (u->w->tensors, &n_names);
   qsort (names, n_names, sizeof *names, compare_names);
