@@ -210,6 +210,47 @@ test_unet (gconstpointer data)
       }
   }
 
+  /* what a step records: the text's keys and values are not in it (they
+   * and the step add up to df_unet_forward), and the fusions hold — no
+   * permute (transformers read tokens from the group norm and store
+   * proj_out channels first), no separate add (residuals and the time
+   * embedding are in epilogues) and, on the shared-memory and
+   * cooperative-matrix kernels, no GEGLU pass */
+  {
+    g_autoptr (DfCmd) prep = df_cmd_new (f.ctx, &error);
+    g_autoptr (DfUNetText) text = df_unet_text_new (unet, prep, context, &error);
+    g_autoptr (DfCmd) step = df_cmd_new (f.ctx, &error);
+    g_autoptr (DfCmd) whole = df_cmd_new (f.ctx, &error);
+    const char *force = g_getenv ("DIFFUSE_KERNELS");
+    gboolean gpu = g_strcmp0 (force, "gpu") == 0 || g_strcmp0 (force, "coop") == 0
+                   || (force == NULL && df_context_get_info (f.ctx)->type != DF_DEVICE_CPU);
+    guint n_text = df_cmd_get_dispatches (prep, NULL);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (n_text, >, 0);
+    g_assert_true (df_unet_forward (unet, whole, out, sample, t, context, &error));
+    g_assert_true (df_cmd_submit_wait (prep, &error));
+    df_cmd_set_profiling (step, df_context_get_info (f.ctx)->timestamp_period_ns > 0);
+    g_assert_true (df_unet_forward_text (unet, step, out, sample, t, text, &error));
+    g_assert_cmpuint (df_cmd_get_dispatches (step, NULL) + n_text, ==,
+                      df_cmd_get_dispatches (whole, NULL));
+    g_assert_true (df_cmd_submit_wait (step, &error));
+    g_assert_no_error (error);
+    if (df_context_get_info (f.ctx)->timestamp_period_ns > 0)
+      {
+        GHashTable *profile = df_cmd_get_profile (step);
+        GHashTableIter it;
+        gpointer name;
+
+        g_assert_cmpuint (g_hash_table_size (profile), >, 0);
+        g_hash_table_iter_init (&it, profile);
+        while (g_hash_table_iter_next (&it, &name, NULL))
+          if (g_str_has_prefix (name, "permute_") || g_str_has_prefix (name, "binary_")
+              || (gpu && g_str_has_prefix (name, "geglu_")))
+            g_error ("a UNet step recorded %s (DIFFUSE_KERNELS=%s)", (const char *) name, force);
+      }
+  }
+
   /* a sample of the wrong channel count is refused, and a text context of
    * another batch */
   {
