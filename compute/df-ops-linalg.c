@@ -282,9 +282,9 @@ static const MatmulForm PLAIN = { 0, 1, FALSE };
 
 /* Records y[b] = alpha · a[b] · op(b[b]) + bias (+ residual[b]) for
  * b < batch, loaded and stored as @form says; shapes are already checked.
- * b_stride 0 shares one b between batch elements.  Operands share a dtype, except
- * that an fp16 b may go with an fp32 y or an fp32 a (attention's scores
- * and probabilities). */
+ * b_stride 0 shares one b between batch elements.  Operands share a
+ * dtype, except that an fp16 b may go with an fp32 y or an fp32 a
+ * (attention's scores and probabilities). */
 static gboolean
 record_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
                const DfTensor *bias, const DfTensor *residual, MatmulForm form, int64_t batch,
@@ -546,8 +546,8 @@ df_op_matmul (DfCmd *cmd, DfTensor *y, const DfTensor *a, const DfTensor *b,
       return FALSE;
   }
 
-  return record_matmul (cmd, y, a, b, NULL, NULL, PLAIN, batch, m, n, k, k * n, transpose_b, alpha,
-                        error);
+  return record_matmul (cmd, y, a, b, NULL, NULL, PLAIN, batch, m, n, k, k * n, transpose_b,
+                        alpha, error);
 }
 
 /* Output pixels up to which a CPU device runs conv2d as im2col and a
@@ -866,11 +866,11 @@ attention_products (DfCmd *cmd, DfTensor *out, const DfTensor *q, const DfTensor
         if (s == NULL || !df_tensor_reshape (qs, 3, q3, error)
             || !df_tensor_reshape (ks, 3, k3, error) || !df_tensor_reshape (vs, 3, k3, error)
             || !df_tensor_reshape (os, 3, q3, error)
-            || !record_matmul (cmd, s, qs, ks, NULL, NULL, PLAIN, nh, nr, lk, d, lk * d, TRUE, scale,
-                               error)
+            || !record_matmul (cmd, s, qs, ks, NULL, NULL, PLAIN, nh, nr, lk, d, lk * d, TRUE,
+                               scale, error)
             || !df_op_softmax (cmd, s, s, error)
-            || !record_matmul (cmd, os, s, vs, NULL, NULL, PLAIN, nh, nr, d, lk, lk * d, FALSE, 1.0f,
-                               error))
+            || !record_matmul (cmd, os, s, vs, NULL, NULL, PLAIN, nh, nr, d, lk, lk * d, FALSE,
+                               1.0f, error))
           return FALSE;
       }
   {

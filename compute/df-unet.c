@@ -161,13 +161,14 @@ transformer_block (DfUNet *u, DfNet *net, DfTensor *h, const DfUNetText *text,
   g_autofree char *ff = g_strdup_printf ("%s.ff", name);
   g_autofree char *kn = g_strdup_printf ("%s.to_k", attn2);
   g_autofree char *vn = g_strdup_printf ("%s.to_v", attn2);
-  const DfTensor *kv[2] = { g_hash_table_lookup (text->kv, kn), g_hash_table_lookup (text->kv, vn) };
+  const DfTensor *kv[2] = { g_hash_table_lookup (text->kv, kn),
+                            g_hash_table_lookup (text->kv, vn) };
   const float eps = 1e-5f;
 
   if (kv[0] == NULL || kv[1] == NULL)
     {
-      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_MODEL, "The model lacks the weight unet.%s.weight",
-                   kv[0] == NULL ? kn : vn);
+      g_set_error (error, DF_ERROR, DF_ERROR_INVALID_MODEL,
+                   "The model lacks the weight unet.%s.weight", kv[0] == NULL ? kn : vn);
       return FALSE;
     }
 

@@ -115,7 +115,8 @@ check_group_norm_to (DfDType dtype, int ndim, const int64_t *shape, int groups, 
   g_autoptr (DfTensor) tx = new_tensor (dtype, x, ndim, shape);
   g_autoptr (DfTensor) tg = new_tensor (dtype, gamma, 1, &c);
   g_autoptr (DfTensor) tb = new_tensor (dtype, beta, 1, &c);
-  g_autoptr (DfTensor) ty = nlc ? new_output (dtype, 3, nlc_shape) : new_output (dtype, ndim, shape);
+  g_autoptr (DfTensor) ty = nlc ? new_output (dtype, 3, nlc_shape)
+                                : new_output (dtype, ndim, shape);
 
   df_ref_group_norm (want, x, gamma, beta, shape[0], c, spatial, groups, eps, silu);
   if (nlc)
