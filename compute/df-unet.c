@@ -26,6 +26,8 @@ struct _DfUNet
   DfContext *ctx;
   DfUNetConfig config;
   DfWeights *w;
+  /* to_k and to_v of every attn2 ("….attn2.to_k"), in name order */
+  GPtrArray *text_linears;
 };
 
 /* The keys and values of every cross-attention for one context: they
@@ -36,6 +38,31 @@ struct _DfUNetText
   int64_t batch;
   GHashTable *kv; /* "<transformer block>.attn2.to_k" / ".to_v" → DfTensor* */
 };
+
+static int
+compare_names (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The names of to_k and to_v of every cross-attention (without
+ * ".weight"), in name order so that every picture records the same. */
+static GPtrArray *
+text_linears (DfWeights *w)
+{
+  static const char *const suffixes[2] = { ".attn2.to_k.weight", ".attn2.to_v.weight" };
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  g_autofree const char **names = NULL;
+  guint n_names;
+
+  names = (const char **) g_hash_table_get_keys_as_array (w->tensors, &n_names);
+  qsort (names, n_names, sizeof *names, compare_names);
+  for (guint i = 0; i < n_names; i++)
+    for (int j = 0; j < 2; j++)
+      if (g_str_has_suffix (names[i], suffixes[j]))
+        g_ptr_array_add (out, g_strndup (names[i], strlen (names[i]) - strlen (".weight")));
+  return out;
+}
 
 DfUNet *
 df_unet_new (DfContext *ctx, DfModel *model, DfDType dtype, GError **error)
@@ -54,6 +81,7 @@ df_unet_new (DfContext *ctx, DfModel *model, DfDType dtype, GError **error)
   unet->w = df_weights_load (ctx, model, "unet.", dtype, error);
   if (unet->w == NULL)
     return NULL;
+  unet->text_linears = text_linears (unet->w);
   return g_steal_pointer (&unet);
 }
 
@@ -63,6 +91,8 @@ df_unet_free (DfUNet *unet)
   if (unet == NULL)
     return;
   df_weights_free (unet->w);
+  if (unet->text_linears != NULL)
+    g_ptr_array_unref (unet->text_linears);
   g_free (unet);
 }
 
@@ -95,21 +125,12 @@ resnet (DfUNet *u, DfNet *net, const DfTensor *x, const DfTensor *emb_act, const
   return nn_resnet (net, x, emb_act, name, GN_GROUPS (u), u->config.norm_eps, error);
 }
 
-static int
-compare_names (const void *a, const void *b)
-{
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
-}
-
 DfUNetText *
 df_unet_text_new (DfUNet *u, DfCmd *cmd, const DfTensor *context, GError **error)
 {
-  static const char suffixes[2][24] = { ".attn2.to_k.weight", ".attn2.to_v.weight" };
   const DfUNetConfig *c = &u->config;
   DfNet net = { .cmd = cmd, .ctx = u->ctx, .w = u->w, .dtype = u->w->dtype };
   g_autoptr (DfUNetText) text = NULL;
-  g_autofree const char **names = NULL;
-  guint n_names;
 
   if (context->ndim != 3 || context->shape[2] != c->cross_attention_dim)
     {
@@ -122,20 +143,15 @@ df_unet_text_new (DfUNet *u, DfCmd *cmd, const DfTensor *context, GError **error
   text->batch = context->shape[0];
   text->kv = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                     (GDestroyNotify) df_tensor_free);
-  /* in name order, so that every picture records the same thing */
-  names = (const char **) g_hash_table_get_keys_as_array (u->w->tensors, &n_names);
-  qsort (names, n_names, sizeof *names, compare_names);
-  for (guint i = 0; i < n_names; i++)
-    for (int j = 0; j < 2; j++)
-      if (g_str_has_suffix (names[i], suffixes[j]))
-        {
-          g_autofree char *name = g_strndup (names[i], strlen (names[i]) - strlen (".weight"));
-          DfTensor *t = nn_linear (&net, context, name, error);
+  for (guint i = 0; i < u->text_linears->len; i++)
+    {
+      const char *name = g_ptr_array_index (u->text_linears, i);
+      DfTensor *t = nn_linear (&net, context, name, error);
 
-          if (t == NULL)
-            return NULL;
-          g_hash_table_insert (text->kv, g_steal_pointer (&name), t);
-        }
+      if (t == NULL)
+        return NULL;
+      g_hash_table_insert (text->kv, g_strdup (name), t);
+    }
   return g_steal_pointer (&text);
 }
 
