@@ -85,10 +85,11 @@ add_residual (DfDType dtype, Residual res, float *want, int64_t n)
 }
 
 /* y = x · wᵀ (+ bias) (+ residual) for x [b, l, k] or, with @geglu
- * (df_op_geglu_linear_add), for the GEGLU of x [b, l, 2k]. */
+ * (df_op_geglu_linear_add), for the GEGLU of x [b, l, 2k].  @h > 0:
+ * stored channels first (df_op_linear_nchw), y [b, n, h, l / h]. */
 static void
 check_linear_full (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n,
-                   gboolean with_bias, Residual res, gboolean geglu)
+                   gboolean with_bias, Residual res, gboolean geglu, int64_t h)
 {
   DfContext *ctx = df_test_context ();
   g_autoptr (GError) error = NULL;
@@ -100,27 +101,43 @@ check_linear_full (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n,
   g_autofree float *bias = with_bias ? df_test_new_input (dtype, n, 3, -1, 1) : NULL;
   g_autofree float *want = g_new (float, m * n);
   g_autofree float *got = NULL;
-  int64_t x_shape[3] = { b, l, kx }, w_shape[2] = { n, k }, y_shape[3] = { b, l, n };
+  int64_t x_shape[3] = { b, l, kx }, w_shape[2] = { n, k };
+  int64_t y_rows[3] = { b, l, n }, y_nchw[4] = { b, n, h, h > 0 ? l / h : 0 };
+  const int64_t *y_shape = h > 0 ? y_nchw : y_rows;
+  int y_ndim = h > 0 ? 4 : 3;
   g_autoptr (DfTensor) tx = df_test_tensor (ctx, dtype, x, 3, x_shape);
   g_autoptr (DfTensor) tw = df_test_tensor (ctx, dtype, w, 2, w_shape);
   g_autoptr (DfTensor) tb = with_bias ? df_test_tensor (ctx, dtype, bias, 1, &n) : NULL;
   g_autoptr (DfTensor) ty = NULL;
   g_autoptr (DfTensor) tr = NULL;
   g_autofree float *r = NULL;
+  const DfTensor *residual;
 
   g_assert_no_error (error);
+  g_assert (!(geglu && h > 0));
   if (geglu)
     df_ref_geglu (g, x, m, k);
   df_ref_linear (want, geglu ? g : x, w, bias, m, n, k);
+  if (h > 0)
+    {
+      /* rows [b, l, n] → [b, n, l] */
+      g_autofree float *rows = g_memdup2 (want, m * n * sizeof (float));
+      for (int64_t i = 0; i < b; i++)
+        for (int64_t j = 0; j < n; j++)
+          for (int64_t p = 0; p < l; p++)
+            want[(i * n + j) * l + p] = rows[(i * l + p) * n + j];
+    }
   r = add_residual (dtype, res, want, m * n);
-  ty = res == RES_IN_PLACE ? df_test_tensor (ctx, dtype, r, 3, y_shape)
-                           : new_output (ctx, dtype, 3, y_shape);
-  tr = res == RES_TENSOR ? df_test_tensor (ctx, dtype, r, 3, y_shape) : NULL;
+  ty = res == RES_IN_PLACE ? df_test_tensor (ctx, dtype, r, y_ndim, y_shape)
+                           : new_output (ctx, dtype, y_ndim, y_shape);
+  tr = res == RES_TENSOR ? df_test_tensor (ctx, dtype, r, y_ndim, y_shape) : NULL;
+  residual = res == RES_IN_PLACE ? ty : tr;
   if (geglu)
-    g_assert_true (df_op_geglu_linear_add (cmd, ty, tx, tw, tb, res == RES_IN_PLACE ? ty : tr,
-                                           &error));
+    g_assert_true (df_op_geglu_linear_add (cmd, ty, tx, tw, tb, residual, &error));
+  else if (h > 0)
+    g_assert_true (df_op_linear_nchw (cmd, ty, tx, tw, tb, residual, &error));
   else
-    g_assert_true (df_op_linear_add (cmd, ty, tx, tw, tb, res == RES_IN_PLACE ? ty : tr, &error));
+    g_assert_true (df_op_linear_add (cmd, ty, tx, tw, tb, residual, &error));
   g_assert_no_error (error);
   submit (cmd);
   got = df_test_download (ty);
@@ -131,46 +148,7 @@ static void
 check_linear_res (DfDType dtype, int64_t b, int64_t l, int64_t k, int64_t n, gboolean with_bias,
                   Residual res)
 {
-  check_linear_full (dtype, b, l, k, n, with_bias, res, FALSE);
-}
-
-/* df_op_linear_nchw: x [b, l, k] → y [b, n, l] (as [b, n, h, w] when
- * h·w = l), plus a residual shaped like y when @with_res. */
-static void
-check_linear_nchw (DfDType dtype, int64_t b, int64_t h, int64_t w, int64_t k, int64_t n,
-                   gboolean with_bias, gboolean with_res)
-{
-  DfContext *ctx = df_test_context ();
-  g_autoptr (GError) error = NULL;
-  g_autoptr (DfCmd) cmd = df_cmd_new (ctx, &error);
-  int64_t l = h * w, m = b * l;
-  g_autofree float *x = df_test_new_input (dtype, m * k, 1, -1, 1);
-  g_autofree float *wt = df_test_new_input (dtype, n * k, 2, -1, 1);
-  g_autofree float *bias = with_bias ? df_test_new_input (dtype, n, 3, -1, 1) : NULL;
-  g_autofree float *rows = g_new (float, m * n);
-  g_autofree float *want = g_new (float, m * n);
-  g_autofree float *got = NULL;
-  g_autofree float *r = NULL;
-  int64_t x_shape[3] = { b, l, k }, w_shape[2] = { n, k }, y_shape[4] = { b, n, h, w };
-  g_autoptr (DfTensor) tx = df_test_tensor (ctx, dtype, x, 3, x_shape);
-  g_autoptr (DfTensor) tw = df_test_tensor (ctx, dtype, wt, 2, w_shape);
-  g_autoptr (DfTensor) tb = with_bias ? df_test_tensor (ctx, dtype, bias, 1, &n) : NULL;
-  g_autoptr (DfTensor) ty = new_output (ctx, dtype, 4, y_shape);
-  g_autoptr (DfTensor) tr = NULL;
-
-  g_assert_no_error (error);
-  df_ref_linear (rows, x, wt, bias, m, n, k);
-  for (int64_t i = 0; i < b; i++)
-    for (int64_t j = 0; j < n; j++)
-      for (int64_t p = 0; p < l; p++)
-        want[(i * n + j) * l + p] = rows[(i * l + p) * n + j];
-  r = add_residual (dtype, with_res ? RES_TENSOR : RES_NONE, want, m * n);
-  tr = with_res ? df_test_tensor (ctx, dtype, r, 4, y_shape) : NULL;
-  g_assert_true (df_op_linear_nchw (cmd, ty, tx, tw, tb, tr, &error));
-  g_assert_no_error (error);
-  submit (cmd);
-  got = df_test_download (ty);
-  df_test_assert_close (got, want, m * n, tolerance (dtype));
+  check_linear_full (dtype, b, l, k, n, with_bias, res, FALSE, 0);
 }
 
 static void
@@ -200,16 +178,17 @@ test_linear (gconstpointer data)
   check_linear_res (dtype, 2, 37, 45, 71, TRUE, RES_TENSOR);
   check_linear_res (dtype, 1, 19, 44, 131, FALSE, RES_IN_PLACE);
   check_linear_res (dtype, 1, 5, 3, 1, TRUE, RES_IN_PLACE);
-  /* stored channels first (a transformer's proj_out): images of 7×9 and
-   * 4×4 pixels, vec4 and scalar K, more than one tile of rows and columns */
-  check_linear_nchw (dtype, 2, 7, 9, 44, 71, TRUE, TRUE);
-  check_linear_nchw (dtype, 3, 4, 4, 13, 20, FALSE, TRUE);
-  check_linear_nchw (dtype, 1, 3, 5, 8, 131, TRUE, FALSE);
+  /* stored channels first (a transformer's proj_out): images of 7×9, 4×4
+   * and 3×5 pixels, vec4 and scalar K, more than one tile of rows and
+   * columns; a residual of its own, in place, none */
+  check_linear_full (dtype, 2, 7 * 9, 44, 71, TRUE, RES_TENSOR, FALSE, 7);
+  check_linear_full (dtype, 3, 4 * 4, 13, 20, FALSE, RES_IN_PLACE, FALSE, 4);
+  check_linear_full (dtype, 1, 3 * 5, 8, 131, TRUE, RES_NONE, FALSE, 3);
   /* GEGLU taken on load (a feed-forward's second linear, adding into its
    * residual): vec4 (K % 4 == 0) and scalar K, edge tiles */
-  check_linear_full (dtype, 2, 37, 44, 71, TRUE, RES_IN_PLACE, TRUE);
-  check_linear_full (dtype, 1, 19, 21, 131, FALSE, RES_NONE, TRUE);
-  check_linear_full (dtype, 1, 70, 80, 40, TRUE, RES_TENSOR, TRUE);
+  check_linear_full (dtype, 2, 37, 44, 71, TRUE, RES_IN_PLACE, TRUE, 0);
+  check_linear_full (dtype, 1, 19, 21, 131, FALSE, RES_NONE, TRUE, 0);
+  check_linear_full (dtype, 1, 70, 80, 40, TRUE, RES_TENSOR, TRUE, 0);
 }
 
 /* ------------------------------------------------------------------------
